@@ -5,7 +5,7 @@
 # Run as root (or through sudo) on a fresh machine.
 set -eu
 
-root=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd)
+root=$(CDPATH="" cd -- "$(dirname -- "$0")/.." && pwd)
 
 # Build: compiler, CMake, and the C libraries (DESIGN.md section 7).
 # Test: cmocka (unit), curl and openssl (e2e, bench), jq (shell tests), Node.js + npm (compat).
