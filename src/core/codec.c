@@ -79,7 +79,7 @@ static int ck_b64_dec(const char *s, size_t n, uint8_t **out, size_t *outlen, in
         n--;
         pad++;
     }
-    if (!url && pad > 0 && (n + pad) % 4 != 0)
+    if (pad > 0 && (n + pad) % 4 != 0)
         return -1;
     if (!url && pad == 0 && n % 4 != 0)
         return -1;
