@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * crosskeyd: runs the selected services in one process over one data directory. On first start
+ * it makes the master, operator and resource-provider keys, a local CA and a server certificate
+ * for localhost and 127.0.0.1. It starts every listener, mounts the services, writes
+ * DIR/endpoints.json, and on SIGTERM or SIGINT drains requests in flight and exits 0.
+ */
+#include "core/codec.h"
+#include "core/fsutil.h"
+#include "core/log.h"
+#include "crypto/crypto.h"
+#include "crypto/random.h"
+#include "daemon/tls.h"
+#include "http/client/httpc.h"
+#include "http/server/httpd.h"
+#include "services/arm/arm.h"
+#include "services/identity/identity.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CKD_DRAIN_MS 10000
+
+struct ckd_opts {
+    const char *data;
+    const char *listen;
+    const char *host;
+    long port, blob_port, mi_port;
+    long vault_lo, vault_hi;
+    int role_identity, role_arm;
+};
+
+static void ckd_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: crosskeyd --data DIR [options]\n"
+            "  --data DIR           state directory (created if missing)\n"
+            "  --port N             identity, ARM and Graph HTTPS port (default 8443; 0 picks a free port)\n"
+            "  --blob-port N        blob HTTPS port (default 10443; the blob service is not in this build yet)\n"
+            "  --mi-port N          managed-identity endpoint, plain HTTP on 127.0.0.1 (default 8180)\n"
+            "  --vault-ports A-B    port range for key vault origins (default 8500-8599)\n"
+            "  --roles LIST         services to run: identity,arm (default: all in this build)\n"
+            "  --listen ADDR        address for the HTTPS listeners (default 127.0.0.1)\n"
+            "  --host NAME          host name clients use in URLs (default localhost)\n"
+            "  --log-level LEVEL    debug, info, warn or error (default info)\n");
+}
+
+static int ckd_port(const char *s, long *out)
+{
+    char *end = NULL;
+    long v = strtol(s, &end, 10);
+    if (s[0] == '\0' || *end != '\0' || v < 0 || v > 65535)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int ckd_parse(int argc, char **argv, struct ckd_opts *o)
+{
+    static const struct option longopts[] = {
+        {"data", required_argument, NULL, 'd'},      {"port", required_argument, NULL, 'p'},
+        {"blob-port", required_argument, NULL, 'b'}, {"mi-port", required_argument, NULL, 'm'},
+        {"vault-ports", required_argument, NULL, 'v'}, {"roles", required_argument, NULL, 'r'},
+        {"listen", required_argument, NULL, 'l'},    {"host", required_argument, NULL, 'H'},
+        {"log-level", required_argument, NULL, 'L'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    memset(o, 0, sizeof(*o));
+    o->port = 8443;
+    o->blob_port = 10443;
+    o->mi_port = 8180;
+    o->vault_lo = 8500;
+    o->vault_hi = 8599;
+    o->listen = "127.0.0.1";
+    o->host = "localhost";
+    o->role_identity = o->role_arm = 1;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd': o->data = optarg; break;
+        case 'p': if (ckd_port(optarg, &o->port)) goto bad; break;
+        case 'b': if (ckd_port(optarg, &o->blob_port)) goto bad; break;
+        case 'm': if (ckd_port(optarg, &o->mi_port)) goto bad; break;
+        case 'v': {
+            char lo[16], hi[16];
+            if (sscanf(optarg, "%15[0-9]-%15[0-9]", lo, hi) != 2 || ckd_port(lo, &o->vault_lo) ||
+                ckd_port(hi, &o->vault_hi) || o->vault_lo > o->vault_hi)
+                goto bad;
+            break;
+        }
+        case 'r': {
+            o->role_identity = o->role_arm = 0;
+            char *copy = strdup(optarg), *save = NULL;
+            for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                if (strcmp(t, "identity") == 0)
+                    o->role_identity = 1;
+                else if (strcmp(t, "arm") == 0)
+                    o->role_arm = 1;
+                else {
+                    fprintf(stderr, "crosskeyd: role '%s' is not in this build (available: identity, arm)\n", t);
+                    free(copy);
+                    return -1;
+                }
+            }
+            free(copy);
+            break;
+        }
+        case 'l': o->listen = optarg; break;
+        case 'H': o->host = optarg; break;
+        case 'L':
+            if (strcmp(optarg, "debug") == 0) ck_log_set_level(CK_LOG_DEBUG);
+            else if (strcmp(optarg, "info") == 0) ck_log_set_level(CK_LOG_INFO);
+            else if (strcmp(optarg, "warn") == 0) ck_log_set_level(CK_LOG_WARN);
+            else if (strcmp(optarg, "error") == 0) ck_log_set_level(CK_LOG_ERROR);
+            else goto bad;
+            break;
+        case 'h': ckd_usage(stdout); exit(0);
+        default: goto bad;
+        }
+    }
+    if (o->data == NULL || optind != argc)
+        goto bad;
+    return 0;
+bad:
+    ckd_usage(stderr);
+    return -1;
+}
+
+/* Loads a base64url key file, creating it with random bytes (mode 0600) when absent. */
+static int ckd_key_file(const char *dir, const char *name, size_t len, struct ck_secret **out)
+{
+    char *path = ck_path_join(dir, name);
+    char *text = NULL;
+    size_t tl = 0;
+    int rc = CK_E_IO;
+    if (path == NULL)
+        return CK_E_NOMEM;
+    if (ck_read_file(path, 1024, &text, &tl) != 0) {
+        struct ck_secret *raw = NULL;
+        if (errno != ENOENT || ck_rand_secret(len, &raw) != CK_OK)
+            goto out;
+        text = ck_b64url_encode(ck_secret_ptr(raw), len);
+        ck_secret_free(raw);
+        if (text == NULL)
+            goto out;
+        tl = strlen(text);
+        if (ck_write_file_atomic(path, text, tl, 0600) != 0)
+            goto out;
+    }
+    struct stat st;
+    if (stat(path, &st) == 0 && (st.st_mode & 077) != 0)
+        ck_log(CK_LOG_WARN, "%s is readable by others; it should be mode 0600", path);
+    while (tl > 0 && (text[tl - 1] == '\n' || text[tl - 1] == '\r'))
+        text[--tl] = '\0';
+    /* The secret holds the key text (what clients present) followed by a NUL. */
+    *out = ck_secret_from(text, tl + 1);
+    rc = *out ? CK_OK : CK_E_NOMEM;
+out:
+    if (rc != CK_OK)
+        ck_log(CK_LOG_ERROR, "cannot read or create %s", path);
+    if (text != NULL)
+        ck_freezero(text, tl);
+    ck_free(path);
+    return rc;
+}
+
+/* Turns the base64url key text into the raw 32-byte sealing key. */
+static int ckd_raw_key(const struct ck_secret *text, struct ck_secret **raw)
+{
+    uint8_t *b = NULL;
+    size_t bl = 0;
+    const char *t = (const char *)ck_secret_ptr(text);
+    if (ck_b64url_decode(t, strlen(t), &b, &bl) != 0)
+        return CK_E_INVALID;
+    if (bl != CK_SEAL_KEY_LEN) {
+        ck_freezero(b, bl);
+        return CK_E_INVALID;
+    }
+    *raw = ck_secret_from(b, bl);
+    ck_freezero(b, bl);
+    return *raw ? CK_OK : CK_E_NOMEM;
+}
+
+static int ckd_write_endpoints(const char *data, const char *main_origin, const char *mi, const char *ca)
+{
+    char *path = ck_path_join(data, "endpoints.json");
+    json_t *o = json_pack("{s:s,s:s,s:s,s:n,s:s,s:s}", "authority", main_origin, "arm", main_origin, "graph",
+                          main_origin, "blob", "managedIdentity", mi, "caFile", ca);
+    char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+    int rc = -1;
+    if (path != NULL && text != NULL)
+        rc = ck_write_file_atomic(path, text, strlen(text), 0644);
+    free(text);
+    json_decref(o);
+    ck_free(path);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct ckd_opts o;
+    struct ck_secret *master_text = NULL, *master = NULL, *op_key = NULL, *rp_key = NULL;
+    struct ckd_tls tls = {0};
+    struct ck_httpd *main_l = NULL, *mi_l = NULL;
+    struct idp *idp = NULL;
+    struct arm *arm = NULL;
+    char *secrets_dir = NULL, *id_dir = NULL, *arm_dir = NULL, *endpoints = NULL;
+    char origin[300], mi_origin[64];
+    sigset_t sigs;
+    int exit_code = 1, sig = 0;
+    struct rlimit nocore = {0, 0};
+
+    /* Core dumps would carry keys and tokens (DESIGN.md section 6, invariant 2). */
+    setrlimit(RLIMIT_CORE, &nocore);
+    if (ckd_parse(argc, argv, &o) != 0)
+        return 2;
+    umask(077);
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    if (ck_httpc_global_init() != CK_OK)
+        return 1;
+    if (ck_mkdirs(o.data, 0700) != 0) {
+        ck_log(CK_LOG_ERROR, "cannot create the data directory %s", o.data);
+        return 1;
+    }
+    endpoints = ck_path_join(o.data, "endpoints.json");
+    if (endpoints != NULL)
+        unlink(endpoints);
+    secrets_dir = ck_path_join(o.data, "secrets");
+    id_dir = ck_path_join(o.data, "identity");
+    arm_dir = ck_path_join(o.data, "arm");
+    if (secrets_dir == NULL || id_dir == NULL || arm_dir == NULL || ck_mkdirs(secrets_dir, 0700) != 0)
+        goto out;
+    const char *ext_master = getenv("CROSSKEY_MASTER_KEY_FILE");
+    if (ext_master != NULL) {
+        char *dir = ck_strdup(ext_master), *slash = dir ? strrchr(dir, '/') : NULL;
+        if (dir == NULL || slash == NULL) {
+            ck_log(CK_LOG_ERROR, "CROSSKEY_MASTER_KEY_FILE must be an absolute path");
+            ck_free(dir);
+            goto out;
+        }
+        *slash = '\0';
+        int rc = ckd_key_file(dir, slash + 1, CK_SEAL_KEY_LEN, &master_text);
+        ck_free(dir);
+        if (rc != CK_OK)
+            goto out;
+    } else if (ckd_key_file(secrets_dir, "master.key", CK_SEAL_KEY_LEN, &master_text) != CK_OK) {
+        goto out;
+    }
+    if (ckd_raw_key(master_text, &master) != CK_OK) {
+        ck_log(CK_LOG_ERROR, "the master key is not 32 bytes of base64url");
+        goto out;
+    }
+    if (ckd_key_file(secrets_dir, "operator.key", 32, &op_key) != CK_OK ||
+        ckd_key_file(secrets_dir, "rp.key", 32, &rp_key) != CK_OK)
+        goto out;
+    if (ckd_tls_load(o.data, master, &tls) != CK_OK) {
+        ck_log(CK_LOG_ERROR, "cannot create or load the TLS material under %s/tls", o.data);
+        goto out;
+    }
+    ck_httpc_set_ca_file(tls.ca_file);
+
+    struct ck_httpd_config mc = {.bind_addr = o.listen, .port = (uint16_t)o.port, .tls_cert_pem = tls.chain_pem,
+                                 .tls_key_pem = (const char *)ck_secret_ptr(tls.key_pem), .name = "main"};
+    if (ck_httpd_new(&mc, &main_l) != CK_OK) {
+        ck_log(CK_LOG_ERROR, "cannot listen on %s:%ld (in use?)", o.listen, o.port);
+        goto out;
+    }
+    ck_httpd_set_public_host(main_l, o.host);
+    snprintf(origin, sizeof(origin), "https://%s:%u", o.host, ck_httpd_port(main_l));
+    if (o.role_identity) {
+        struct ck_httpd_config ic = {.bind_addr = "127.0.0.1", .port = (uint16_t)o.mi_port, .name = "mi"};
+        if (ck_httpd_new(&ic, &mi_l) != CK_OK) {
+            ck_log(CK_LOG_ERROR, "cannot listen on 127.0.0.1:%ld (in use?)", o.mi_port);
+            goto out;
+        }
+        ck_httpd_set_public_host(mi_l, "127.0.0.1");
+        snprintf(mi_origin, sizeof(mi_origin), "http://127.0.0.1:%u", ck_httpd_port(mi_l));
+        struct idp_config icfg = {.data_dir = id_dir, .authority = origin, .mi_endpoint = mi_origin,
+                                  .ca_file = tls.ca_file, .master_key = master, .operator_key = op_key,
+                                  .rp_key = rp_key};
+        if (idp_new(&icfg, &idp) != CK_OK || idp_mount(idp, main_l) != CK_OK || idp_mount_mi(idp, mi_l) != CK_OK) {
+            ck_log(CK_LOG_ERROR, "the identity service failed to start");
+            goto out;
+        }
+    } else {
+        mi_origin[0] = '\0';
+    }
+    if (o.role_arm) {
+        struct arm_config acfg = {.data_dir = arm_dir, .endpoint = origin, .authority = origin,
+                                  .ca_file = tls.ca_file, .operator_key = op_key, .rp_key = rp_key};
+        char rp_base[400];
+        snprintf(rp_base, sizeof(rp_base), "%s/rp/identity", origin);
+        acfg.rps[0].ns = "Microsoft.ManagedIdentity";
+        acfg.rps[0].base_url = rp_base;
+        acfg.nrps = 1;
+        if (arm_new(&acfg, &arm) != CK_OK || arm_mount(arm, main_l) != CK_OK) {
+            ck_log(CK_LOG_ERROR, "the ARM service failed to start");
+            goto out;
+        }
+    }
+    if (ckd_write_endpoints(o.data, origin, mi_origin, tls.ca_file) != 0) {
+        ck_log(CK_LOG_ERROR, "cannot write %s", endpoints);
+        goto out;
+    }
+    ck_log(CK_LOG_INFO, "crosskeyd ready: main %s, managed identity %s, data %s", origin,
+           mi_origin[0] ? mi_origin : "-", o.data);
+    sigwait(&sigs, &sig);
+    ck_log(CK_LOG_INFO, "signal %d: draining requests in flight", sig);
+    ck_httpd_quiesce(main_l);
+    ck_httpd_quiesce(mi_l);
+    if (!ck_httpd_wait_idle(main_l, CKD_DRAIN_MS) || (mi_l && !ck_httpd_wait_idle(mi_l, CKD_DRAIN_MS)))
+        ck_log(CK_LOG_WARN, "requests still in flight after %d ms; stopping anyway", CKD_DRAIN_MS);
+    exit_code = 0;
+out:
+    ck_httpd_free(main_l);
+    ck_httpd_free(mi_l);
+    idp_free(idp);
+    arm_free(arm);
+    if (endpoints != NULL && exit_code == 0)
+        unlink(endpoints);
+    ckd_tls_cleanup(&tls);
+    ck_secret_free(master_text);
+    ck_secret_free(master);
+    ck_secret_free(op_key);
+    ck_secret_free(rp_key);
+    ck_free(secrets_dir);
+    ck_free(id_dir);
+    ck_free(arm_dir);
+    ck_free(endpoints);
+    ck_log(CK_LOG_INFO, "crosskeyd stopped");
+    return exit_code;
+}

@@ -1,0 +1,509 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Managed identities. As the Microsoft.ManagedIdentity resource provider behind ARM it creates,
+ * reads, updates and deletes user-assigned identities (each an application plus a service
+ * principal of type ManagedIdentity). As the managed-identity endpoint it issues tokens, over the
+ * App Service and IMDS protocols, only for identities assigned to the calling workload.
+ */
+#include "services/identity/idp_int.h"
+#include "core/codec.h"
+#include "core/timeutil.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define MSI_NS "Microsoft.ManagedIdentity"
+#define MSI_TYPE "userAssignedIdentities"
+
+struct msi_row {
+    char *arm_id, *name, *sub, *rg, *location, *tags, *tenant_id, *principal_id, *client_id, *app_object_id;
+};
+
+static char *msi_lower(struct ck_arena *a, const char *s)
+{
+    char *d = ck_arena_strdup(a, s);
+    for (char *c = d; c && *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    return d;
+}
+
+#define MSI_COLS "arm_id, name, subscription_id, resource_group, location, tags, tenant_id, principal_id, client_id, app_object_id"
+
+static void msi_row_read(struct ck_arena *a, struct ck_db_stmt *st, struct msi_row *r)
+{
+    char **f[] = {&r->arm_id, &r->name, &r->sub, &r->rg, &r->location, &r->tags,
+                  &r->tenant_id, &r->principal_id, &r->client_id, &r->app_object_id};
+    for (int i = 0; i < 10; i++) {
+        const char *s = ck_db_col_text(st, i);
+        *f[i] = ck_arena_strdup(a, s ? s : "");
+    }
+}
+
+/* Finds one identity by a column (id_lower, client_id or principal_id). Returns CK_OK or CK_E_NOT_FOUND. */
+static int msi_find(struct idp *idp, struct ck_arena *a, const char *col, const char *val, struct msi_row *r)
+{
+    struct ck_db_stmt *st = NULL;
+    char sql[256];
+    int rc = CK_E_NOT_FOUND;
+    snprintf(sql, sizeof(sql), "SELECT " MSI_COLS " FROM managed_identities WHERE %s = ?1", col);
+    ck_db_lock(idp->db);
+    if (ck_db_prepare(idp->db, sql, &st) == CK_OK) {
+        ck_db_bind_text(st, 1, val);
+        if (ck_db_step(st) == 1) {
+            msi_row_read(a, st, r);
+            rc = CK_OK;
+        }
+    }
+    ck_db_stmt_free(st);
+    ck_db_unlock(idp->db);
+    return rc;
+}
+
+static json_t *msi_json(const struct msi_row *r)
+{
+    json_t *tags = ck_json_parse(r->tags, strlen(r->tags), NULL, 0);
+    return json_pack("{s:s,s:s,s:s,s:s,s:o,s:{s:s,s:s,s:s,s:s}}", "id", r->arm_id, "name", r->name, "type",
+                     MSI_NS "/" MSI_TYPE, "location", r->location, "tags", tags ? tags : json_object(), "properties",
+                     "tenantId", r->tenant_id, "principalId", r->principal_id, "clientId", r->client_id,
+                     "isolationScope", "None");
+}
+
+static int msi_name_ok(const char *n)
+{
+    size_t len = strlen(n);
+    if (len < 3 || len > 128 || !isalnum((unsigned char)n[0]))
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)n[i]) && n[i] != '-' && n[i] != '_')
+            return 0;
+    return 1;
+}
+
+/* Splits "/subscriptions/{s}[/resourceGroups/{rg}]/providers/Microsoft.ManagedIdentity/userAssignedIdentities[/{n}[/...]]". */
+struct msi_path {
+    char *sub, *rg, *name, *extra;
+};
+
+static int msi_parse(struct ck_arena *a, const char *path, struct msi_path *p)
+{
+    char *seg[12];
+    int n = 0;
+    char *copy = ck_arena_strdup(a, path);
+    memset(p, 0, sizeof(*p));
+    if (copy == NULL)
+        return -1;
+    for (char *s = copy; *s && n < 12;) {
+        while (*s == '/')
+            s++;
+        if (!*s)
+            break;
+        seg[n++] = s;
+        char *e = strchr(s, '/');
+        if (e == NULL)
+            break;
+        *e = '\0';
+        s = e + 1;
+    }
+    int i = 0;
+    if (n < 2 || strcasecmp(seg[0], "subscriptions") != 0)
+        return -1;
+    p->sub = seg[1];
+    i = 2;
+    if (i + 1 < n && strcasecmp(seg[i], "resourceGroups") == 0) {
+        p->rg = seg[i + 1];
+        i += 2;
+    }
+    if (i + 2 >= n || strcasecmp(seg[i], "providers") != 0 || strcasecmp(seg[i + 1], MSI_NS) != 0 ||
+        strcasecmp(seg[i + 2], MSI_TYPE) != 0)
+        return -1;
+    i += 3;
+    if (i < n)
+        p->name = seg[i++];
+    if (i < n)
+        p->extra = seg[i];
+    return 0;
+}
+
+static void msi_list(struct idp *idp, struct ck_req *req, struct ck_resp *resp, const struct msi_path *p)
+{
+    struct ck_db_stmt *st = NULL;
+    json_t *arr = json_array();
+    ck_db_lock(idp->db);
+    if (ck_db_prepare(idp->db, "SELECT " MSI_COLS " FROM managed_identities WHERE lower(subscription_id) = lower(?1)"
+                               " AND (?2 IS NULL OR lower(resource_group) = lower(?2)) ORDER BY id_lower", &st) == CK_OK) {
+        ck_db_bind_text(st, 1, p->sub);
+        ck_db_bind_text(st, 2, p->rg);
+        while (ck_db_step(st) == 1) {
+            struct msi_row r;
+            msi_row_read(ck_req_arena(req), st, &r);
+            json_array_append_new(arr, msi_json(&r));
+        }
+    }
+    ck_db_stmt_free(st);
+    ck_db_unlock(idp->db);
+    json_t *o = json_pack("{s:o}", "value", arr);
+    ck_resp_json(resp, 200, o);
+    json_decref(o);
+}
+
+static void msi_put(struct idp *idp, struct ck_req *req, struct ck_resp *resp, const struct msi_path *p, const char *id,
+                    const char *id_lower)
+{
+    struct ck_arena *a = ck_req_arena(req);
+    size_t len;
+    char err[256], app_oid[37], app_id[37], sp_oid[37], now[24];
+    const char *text = ck_req_body(req, &len);
+    json_t *body = ck_json_parse_object(text, len, err, sizeof(err));
+    const char *home = ck_req_header(req, "x-ms-home-tenant-id");
+    struct msi_row r;
+    char *tags = NULL;
+    if (body == NULL) {
+        idp_arm_error(req, resp, 400, "InvalidRequestContent", "The request content was invalid and could not be deserialized: %s.", err);
+        return;
+    }
+    const char *location = ck_json_str(body, "location");
+    json_t *jt = json_object_get(body, "tags");
+    if (location == NULL || *location == '\0' || strlen(location) > 64) {
+        idp_arm_error(req, resp, 400, "LocationRequired", "The location property is required for this definition.");
+        goto out;
+    }
+    if (jt != NULL && !json_is_object(jt) && !json_is_null(jt)) {
+        idp_arm_error(req, resp, 400, "InvalidRequestContent", "The 'tags' property must be an object.");
+        goto out;
+    }
+    tags = json_is_object(jt) ? ck_json_dump(jt) : ck_strdup("{}");
+    if (tags == NULL) {
+        idp_arm_error(req, resp, 500, "InternalError", "Out of memory.");
+        goto out;
+    }
+    if (msi_find(idp, a, "id_lower", id_lower, &r) == CK_OK) {
+        if (strcasecmp(r.location, location) != 0) {
+            idp_arm_error(req, resp, 409, "InvalidResourceLocation",
+                          "The resource '%s' already exists in location '%s'. A resource with the same name cannot be "
+                          "created in location '%s'.", r.name, r.location, location);
+            goto out;
+        }
+        const char *q[2] = {tags, id_lower};
+        ck_db_lock(idp->db);
+        int rc = ck_db_run(idp->db, "UPDATE managed_identities SET tags = ?1 WHERE id_lower = ?2", 2, q);
+        ck_db_unlock(idp->db);
+        if (rc != CK_OK || msi_find(idp, a, "id_lower", id_lower, &r) != CK_OK) {
+            idp_arm_error(req, resp, 500, "InternalError", "The identity could not be updated.");
+            goto out;
+        }
+        json_t *o = msi_json(&r);
+        ck_resp_json(resp, 200, o);
+        json_decref(o);
+        goto out;
+    }
+    if (home == NULL || !idp_tenant_exists(idp, home)) {
+        idp_arm_error(req, resp, 400, "InvalidRequest", "The subscription's tenant is unknown to the identity service.");
+        goto out;
+    }
+    if (idp_app_insert(idp, home, p->name, "AzureADMyOrg", "mi", app_oid, app_id) != CK_OK ||
+        idp_sp_insert(idp, app_id, home, p->name, "ManagedIdentity", home, 0, sp_oid) != CK_OK) {
+        idp_arm_error(req, resp, 500, "InternalError", "The identity's principal could not be created.");
+        goto out;
+    }
+    snprintf(now, sizeof(now), "%lld", (long long)ck_time_now());
+    const char *q[12] = {id_lower, id, p->name, p->sub, p->rg, location, tags, home, sp_oid, app_id, app_oid, now};
+    ck_db_lock(idp->db);
+    int rc = ck_db_run(idp->db,
+                       "INSERT INTO managed_identities (id_lower, arm_id, name, subscription_id, resource_group, location,"
+                       " tags, tenant_id, principal_id, client_id, app_object_id, created_at)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, CAST(?12 AS INTEGER))", 12, q);
+    ck_db_unlock(idp->db);
+    if (rc != CK_OK || msi_find(idp, a, "id_lower", id_lower, &r) != CK_OK) {
+        idp_arm_error(req, resp, 500, "InternalError", "The identity could not be stored.");
+        goto out;
+    }
+    json_t *o = msi_json(&r);
+    ck_resp_json(resp, 201, o);
+    json_decref(o);
+out:
+    free(tags);
+    json_decref(body);
+}
+
+static void msi_delete(struct idp *idp, struct ck_req *req, struct ck_resp *resp, const char *id_lower)
+{
+    struct msi_row r;
+    if (msi_find(idp, ck_req_arena(req), "id_lower", id_lower, &r) != CK_OK) {
+        ck_resp_status(resp, 204);
+        return;
+    }
+    const char *q[3] = {id_lower, r.principal_id, r.app_object_id};
+    ck_db_lock(idp->db);
+    int rc = ck_db_begin(idp->db);
+    if (rc == CK_OK)
+        rc = ck_db_run(idp->db, "DELETE FROM workload_identities WHERE mi_id_lower = ?1", 1, q);
+    if (rc == CK_OK)
+        rc = ck_db_run(idp->db, "DELETE FROM managed_identities WHERE id_lower = ?1", 1, q);
+    if (rc == CK_OK)
+        rc = ck_db_run(idp->db, "DELETE FROM service_principals WHERE object_id = ?1", 1, q + 1);
+    if (rc == CK_OK)
+        rc = ck_db_run(idp->db, "DELETE FROM applications WHERE object_id = ?1", 1, q + 2);
+    if (rc == CK_OK)
+        rc = ck_db_commit(idp->db);
+    if (rc != CK_OK)
+        ck_db_rollback(idp->db);
+    ck_db_unlock(idp->db);
+    if (rc != CK_OK)
+        idp_arm_error(req, resp, 500, "InternalError", "The identity could not be deleted.");
+    else
+        ck_resp_status(resp, 200);
+}
+
+void idp_handle_rp(struct idp *idp, struct ck_req *req, struct ck_resp *resp)
+{
+    struct ck_arena *a = ck_req_arena(req);
+    struct msi_path p;
+    const char *method = ck_req_method(req);
+    const char *path = ck_req_path(req) + strlen("/rp/identity");
+
+    if (!idp_check_shared_key(req, "RP", idp->rp_key)) {
+        idp_arm_error(req, resp, 401, "AuthenticationFailed", "Only the resource manager may call the resource provider.");
+        return;
+    }
+    const char *caller = ck_req_header(req, "x-ms-client-principal-id");
+    if (caller != NULL)
+        ck_req_set_principal(req, caller);
+    if (msi_parse(a, path, &p) != 0) {
+        idp_arm_error(req, resp, 404, "InvalidResourceType", "The resource type could not be found in the namespace '" MSI_NS "'.");
+        return;
+    }
+    if (p.extra != NULL) {
+        idp_arm_error(req, resp, 400, "InvalidResourceType",
+                      "Child resources of user-assigned identities are not supported by this server.");
+        return;
+    }
+    if (p.name == NULL) {
+        if (strcmp(method, "GET") == 0)
+            msi_list(idp, req, resp, &p);
+        else
+            idp_arm_error(req, resp, 405, "MethodNotAllowed", "Method %s is not allowed on a collection.", method);
+        return;
+    }
+    if (p.rg == NULL) {
+        idp_arm_error(req, resp, 404, "InvalidResourceType", "User-assigned identities live in a resource group.");
+        return;
+    }
+    char *id = ck_arena_printf(a, "/subscriptions/%s/resourcegroups/%s/providers/" MSI_NS "/" MSI_TYPE "/%s", p.sub,
+                               p.rg, p.name);
+    char *id_lower = id ? msi_lower(a, id) : NULL;
+    if (id_lower == NULL) {
+        idp_arm_error(req, resp, 500, "InternalError", "Out of memory.");
+        return;
+    }
+    if (strcmp(method, "PUT") == 0) {
+        if (!msi_name_ok(p.name)) {
+            idp_arm_error(req, resp, 400, "InvalidResourceName",
+                          "Resource name '%.128s' is invalid. The name can be 3-128 characters long, start with a letter "
+                          "or number, and contain only letters, numbers, hyphens and underscores.", p.name);
+            return;
+        }
+        msi_put(idp, req, resp, &p, id, id_lower);
+    } else if (strcmp(method, "GET") == 0 || strcmp(method, "PATCH") == 0) {
+        struct msi_row r;
+        if (msi_find(idp, a, "id_lower", id_lower, &r) != CK_OK) {
+            idp_arm_error(req, resp, 404, "ResourceNotFound",
+                          "The Resource '" MSI_NS "/" MSI_TYPE "/%s' under resource group '%s' was not found.", p.name, p.rg);
+            return;
+        }
+        if (strcmp(method, "PATCH") == 0) {
+            size_t len;
+            char err[256];
+            const char *text = ck_req_body(req, &len);
+            json_t *body = ck_json_parse_object(text, len, err, sizeof(err));
+            json_t *jt = body ? json_object_get(body, "tags") : NULL;
+            if (body == NULL || (jt != NULL && !json_is_object(jt))) {
+                json_decref(body);
+                idp_arm_error(req, resp, 400, "InvalidRequestContent", "The request content was invalid: %s.",
+                              body ? "'tags' must be an object" : err);
+                return;
+            }
+            if (jt != NULL) {
+                char *tags = ck_json_dump(jt);
+                const char *q[2] = {tags, id_lower};
+                ck_db_lock(idp->db);
+                (void)ck_db_run(idp->db, "UPDATE managed_identities SET tags = ?1 WHERE id_lower = ?2", 2, q);
+                ck_db_unlock(idp->db);
+                free(tags);
+                (void)msi_find(idp, a, "id_lower", id_lower, &r);
+            }
+            json_decref(body);
+        }
+        json_t *o = msi_json(&r);
+        ck_resp_json(resp, 200, o);
+        json_decref(o);
+    } else if (strcmp(method, "DELETE") == 0) {
+        msi_delete(idp, req, resp, id_lower);
+    } else {
+        idp_arm_error(req, resp, 405, "MethodNotAllowed", "Method %s is not allowed.", method);
+    }
+}
+
+/* ---- the managed-identity endpoint ---- */
+
+static void mi_error(struct ck_resp *resp, int status, const char *error, const char *desc)
+{
+    json_t *o = json_pack("{s:s,s:s}", "error", error, "error_description", desc);
+    ck_resp_json(resp, status, o);
+    json_decref(o);
+}
+
+/* Finds the workload whose identity header matches; writes its id into wid. */
+static int mi_workload(struct idp *idp, const char *header, char wid[37])
+{
+    struct ck_db_stmt *st = NULL;
+    int found = 0;
+    if (header == NULL || strlen(header) > 128)
+        return 0;
+    ck_db_lock(idp->db);
+    if (ck_db_prepare(idp->db, "SELECT id, salt, hash FROM workloads", &st) == CK_OK) {
+        while (ck_db_step(st) == 1) {
+            size_t sl = 0, hl = 0;
+            const uint8_t *salt = ck_db_col_blob(st, 1, &sl);
+            const uint8_t *hash = ck_db_col_blob(st, 2, &hl);
+            uint8_t h[CK_SHA256_LEN];
+            if (sl != CK_SECRET_SALT_LEN || hl != CK_SHA256_LEN)
+                continue;
+            ck_secret_hash("ck-workload-header", salt, header, strlen(header), h);
+            if (ck_ct_equal(h, sizeof(h), hash, hl) && !found) {
+                snprintf(wid, 37, "%s", ck_db_col_text(st, 0));
+                found = 1;
+            }
+        }
+    }
+    ck_db_stmt_free(st);
+    ck_db_unlock(idp->db);
+    return found;
+}
+
+/* Picks the identity: by selector when given, else the workload's only identity. */
+static int mi_select(struct idp *idp, struct ck_arena *a, const char *wid, const char *client_id, const char *res_id,
+                     const char *object_id, struct msi_row *r, const char **why)
+{
+    struct ck_db_stmt *st = NULL;
+    int rc = CK_E_NOT_FOUND, count = 0;
+    const char *col = NULL, *val = NULL;
+    if (client_id != NULL) {
+        col = "m.client_id";
+        val = client_id;
+    } else if (res_id != NULL) {
+        col = "m.id_lower";
+        val = msi_lower(a, res_id);
+    } else if (object_id != NULL) {
+        col = "m.principal_id";
+        val = object_id;
+    }
+    char sql[400];
+    snprintf(sql, sizeof(sql),
+             "SELECT m.arm_id, m.name, m.subscription_id, m.resource_group, m.location, m.tags, m.tenant_id,"
+             " m.principal_id, m.client_id, m.app_object_id FROM managed_identities m JOIN workload_identities w"
+             " ON w.mi_id_lower = m.id_lower WHERE w.workload_id = ?1%s%s", col ? " AND " : "", col ? col : "");
+    if (col != NULL)
+        snprintf(sql + strlen(sql), sizeof(sql) - strlen(sql), " = ?2");
+    *why = "Identity not found";
+    ck_db_lock(idp->db);
+    if (ck_db_prepare(idp->db, sql, &st) == CK_OK) {
+        ck_db_bind_text(st, 1, wid);
+        if (col != NULL)
+            ck_db_bind_text(st, 2, val);
+        while (ck_db_step(st) == 1) {
+            if (count++ == 0) {
+                msi_row_read(a, st, r);
+                rc = CK_OK;
+            }
+        }
+    }
+    ck_db_stmt_free(st);
+    ck_db_unlock(idp->db);
+    if (rc == CK_OK && col == NULL && count > 1) {
+        *why = "Multiple user assigned identities exist, please specify the clientId / resourceId of the identity in "
+               "the token request";
+        rc = CK_E_INVALID;
+    }
+    return rc;
+}
+
+void idp_handle_mi(struct idp *idp, struct ck_req *req, struct ck_resp *resp)
+{
+    struct ck_arena *a = ck_req_arena(req);
+    const char *path = ck_req_path(req);
+    const char *header = ck_req_header(req, "X-IDENTITY-HEADER");
+    int imds = 0;
+    char wid[37], exp_s[24], now_s[24], life_s[24];
+    struct msi_row r;
+    struct idp_sp sp;
+    struct ck_secret *token = NULL;
+    const char *why;
+    int64_t exp = 0;
+
+    if (strcmp(path, "/metadata/identity/oauth2/token") == 0 || strcmp(path, "/metadata/identity/oauth2/token/") == 0) {
+        imds = 1;
+        const char *md = ck_req_header(req, "Metadata");
+        if (md == NULL || strcasecmp(md, "true") != 0) {
+            mi_error(resp, 400, "invalid_request", "Required metadata header not specified");
+            return;
+        }
+    } else if (strcmp(path, "/msi/token") != 0 && strcmp(path, "/msi/token/") != 0) {
+        mi_error(resp, 400, "invalid_request", "No managed-identity endpoint at this path.");
+        return;
+    }
+    if (strcmp(ck_req_method(req), "GET") != 0) {
+        mi_error(resp, 405, "invalid_request", "Only GET is supported.");
+        return;
+    }
+    /* Both protocols identify the calling workload by its identity header (docs/managed-identity.md). */
+    if (!mi_workload(idp, header, wid)) {
+        mi_error(resp, imds ? 400 : 401, "invalid_request",
+                 header ? "The identity header is not valid for any workload."
+                        : "The X-IDENTITY-HEADER header is required: register the workload with 'crosskey workload create'.");
+        return;
+    }
+    const char *resource = ck_req_query(req, "resource");
+    if (resource == NULL || *resource == '\0' || strlen(resource) > 600) {
+        mi_error(resp, 400, "invalid_request", "Required query variable 'resource' is missing");
+        return;
+    }
+    const char *client_id = ck_req_query(req, "client_id");
+    const char *res_id = ck_req_query(req, imds ? "msi_res_id" : "mi_res_id");
+    const char *object_id = ck_req_query(req, "object_id");
+    if (res_id == NULL)
+        res_id = ck_req_query(req, imds ? "mi_res_id" : "msi_res_id");
+    if ((client_id != NULL) + (res_id != NULL) + (object_id != NULL) > 1) {
+        mi_error(resp, 400, "invalid_request", "Only one of client_id, resource id and object_id may be given.");
+        return;
+    }
+    int rc = mi_select(idp, a, wid, client_id, res_id, object_id, &r, &why);
+    if (rc != CK_OK) {
+        mi_error(resp, 400, "invalid_request", why);
+        return;
+    }
+    if (idp_sp_by_object_id(idp, a, r.principal_id, &sp) != CK_OK) {
+        mi_error(resp, 400, "invalid_request", "Identity not found");
+        return;
+    }
+    /* Strip a trailing "/.default" if a client sent a scope instead of a resource. */
+    char *res = ck_arena_strdup(a, resource);
+    size_t rl = strlen(res);
+    if (rl > 9 && strcmp(res + rl - 9, "/.default") == 0)
+        res[rl - 9] = '\0';
+    if (idp_mint(idp, r.tenant_id, &sp, res, "2", r.arm_id, IDP_MI_TOKEN_LIFETIME, &token, &exp) != CK_OK) {
+        mi_error(resp, 500, "server_error", "The token could not be issued.");
+        return;
+    }
+    ck_req_set_principal(req, r.principal_id);
+    snprintf(exp_s, sizeof(exp_s), "%lld", (long long)exp);
+    snprintf(now_s, sizeof(now_s), "%lld", (long long)(exp - IDP_MI_TOKEN_LIFETIME));
+    snprintf(life_s, sizeof(life_s), "%d", IDP_MI_TOKEN_LIFETIME);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "access_token", (const char *)ck_secret_ptr(token),
+                          "client_id", r.client_id, "expires_in", life_s, "expires_on", exp_s, "ext_expires_in", life_s,
+                          "not_before", now_s, "resource", res, "token_type", "Bearer");
+    ck_resp_json(resp, 200, o);
+    json_decref(o);
+    ck_secret_free(token);
+}
