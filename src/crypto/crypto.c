@@ -207,7 +207,7 @@ int ck_pkey_rsa_from_public(const uint8_t *n, size_t nlen, const uint8_t *e, siz
 
     if (bld == NULL || bn_n == NULL || bn_e == NULL)
         goto out;
-    if (nlen < 256 || nlen > 1024 || elen == 0 || elen > 8)
+    if (nlen > 1024 || elen > 8 || BN_num_bits(bn_n) < 2048 || !BN_is_odd(bn_n) || !BN_is_odd(bn_e) || BN_is_one(bn_e))
         goto out;
     if (!OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n) ||
         !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e))
