@@ -83,7 +83,7 @@ json_t *ck_json_parse_object(const char *text, size_t len, char *err, size_t err
 const char *ck_json_str(const json_t *obj, const char *key)
 {
     json_t *v = json_object_get(obj, key);
-    return json_is_string(v) ? json_string_value(v) : NULL;
+    return json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v) ? json_string_value(v) : NULL;
 }
 
 int64_t ck_json_int(const json_t *obj, const char *key, int64_t def)
