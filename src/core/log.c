@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Line-oriented stderr logging with a level filter; each line is written with one write call. */
 #include "core/log.h"
-#include "core/timeutil.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static enum ck_log_level ck_min_level = CK_LOG_INFO;
@@ -22,7 +22,12 @@ void ck_log(enum ck_log_level lvl, const char *fmt, ...)
     char ts[40];
     if (lvl < ck_min_level)
         return;
-    ck_time_iso8601(ck_time_now(), ts, sizeof(ts));
+    struct timespec now;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    size_t tn = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ts + tn, sizeof(ts) - tn, ".%03ldZ", now.tv_nsec / 1000000);
     int n = snprintf(line, sizeof(line), "%s %s ", ts, names[lvl]);
     if (n < 0)
         return;

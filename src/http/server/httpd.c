@@ -54,6 +54,7 @@ struct ck_req {
     const struct ck_mount *mount;
     const char *method;
     const char *path;
+    const char *log_path;
     char id[37];
     char *principal;
     char *origin;
@@ -152,6 +153,11 @@ const char *ck_req_origin(const struct ck_req *r)
 const char *ck_req_peer(const struct ck_req *r)
 {
     return r->peer;
+}
+
+void ck_req_set_log_path(struct ck_req *r, const char *path)
+{
+    r->log_path = ck_arena_strdup(r->arena, path);
 }
 
 void ck_req_set_principal(struct ck_req *r, const char *who)
@@ -335,8 +341,8 @@ static void ck_httpd_completed(void *cls, struct MHD_Connection *conn, void **co
     if (r == NULL)
         return;
     int64_t ms = ck_mono_ms() - r->start_ms;
-    ck_log(CK_LOG_INFO, "req=%s %s %s status=%d ms=%lld svc=%s principal=%s%s", r->id, r->method, r->path,
-           r->status, (long long)ms, r->mount ? r->mount->name : h->name, r->principal ? r->principal : "-",
+    ck_log(CK_LOG_INFO, "req=%s %s %s status=%d ms=%lld svc=%s principal=%s%s", r->id, r->method,
+           r->log_path ? r->log_path : r->path, r->status, (long long)ms, r->mount ? r->mount->name : h->name, r->principal ? r->principal : "-",
            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
     ck_buf_cleanup(&r->body);
     ck_arena_free(r->arena);

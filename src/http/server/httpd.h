@@ -82,6 +82,8 @@ const char *ck_req_id(const struct ck_req *r);
 const char *ck_req_origin(const struct ck_req *r);
 /* The caller's address ("127.0.0.1"). */
 const char *ck_req_peer(const struct ck_req *r);
+/* Replaces the path shown in the request log line (copied), for paths that carry a credential. */
+void ck_req_set_log_path(struct ck_req *r, const char *path);
 /* Sets the principal shown in the request log line (copied). */
 void ck_req_set_principal(struct ck_req *r, const char *who);
 

@@ -442,6 +442,19 @@ void idp_handle_mi(struct idp *idp, struct ck_req *req, struct ck_resp *resp)
     const char *why;
     int64_t exp = 0;
 
+    /* IMDS clients can carry the workload's header only in the path: AZURE_POD_IDENTITY_AUTHORITY_HOST
+     * set to {endpoint}/w/{identityHeader} makes MSAL call {that}/metadata/identity/oauth2/token. */
+    if (strncmp(path, "/w/", 3) == 0) {
+        const char *end = strchr(path + 3, '/');
+        if (end == NULL || end == path + 3 || (size_t)(end - path - 3) > 128) {
+            ck_req_set_log_path(req, "/w/(redacted)");
+            mi_error(resp, 400, "invalid_request", "No managed-identity endpoint at this path.");
+            return;
+        }
+        header = ck_arena_strndup(a, path + 3, (size_t)(end - path - 3));
+        path = end;
+        ck_req_set_log_path(req, ck_arena_printf(a, "/w/(redacted)%s", end));
+    }
     if (strcmp(path, "/metadata/identity/oauth2/token") == 0 || strcmp(path, "/metadata/identity/oauth2/token/") == 0) {
         imds = 1;
         const char *md = ck_req_header(req, "Metadata");

@@ -167,9 +167,11 @@ static void idp_workload_create(struct idp *idp, struct ck_req *req, struct ck_r
     if (ck_db_commit(idp->db) != CK_OK)
         goto rollback;
     ck_db_unlock(idp->db);
-    char endpoint[512];
+    char endpoint[512], imds[512];
     snprintf(endpoint, sizeof(endpoint), "%s/msi/token", idp->mi_endpoint);
-    json_t *o = json_pack("{s:s,s:s,s:s}", "workloadId", wid, "identityEndpoint", endpoint, "identityHeader", header);
+    snprintf(imds, sizeof(imds), "%s/w/%s", idp->mi_endpoint, header);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "workloadId", wid, "identityEndpoint", endpoint, "identityHeader", header,
+                          "imdsAuthorityHost", imds);
     ck_resp_json(resp, 201, o);
     json_decref(o);
     rc = CK_OK;
