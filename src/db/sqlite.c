@@ -69,7 +69,8 @@ static int ck_sq_step(void *stmt)
         return 1;
     if (rc == SQLITE_DONE)
         return 0;
-    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+    int xrc = sqlite3_extended_errcode(sqlite3_db_handle(stmt));
+    if (xrc == SQLITE_CONSTRAINT_UNIQUE || xrc == SQLITE_CONSTRAINT_PRIMARYKEY)
         return -2;
     return -1;
 }
