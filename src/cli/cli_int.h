@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef CK_CLI_INT_H
+#define CK_CLI_INT_H
+
+/*
+ * Declarations shared by the files of the `crosskey` command-line client. The CLI is a program,
+ * not a library: it owns its exit codes and prints to stdout (results) and stderr (errors and
+ * --debug lines). It links only ck_httpc, ck_json and ck_core.
+ *
+ * Every command is one row of a table (struct cli_cmd) naming its flags, so that argument parsing
+ * and --help are generated from the same data. A handler receives a struct cli_ctx with the
+ * parsed flags and returns a process exit code (enum cli_exit).
+ */
+#include "core/mem.h"
+#include "json/json.h"
+
+#include <stddef.h>
+
+/* Exit codes, as az uses them. */
+enum cli_exit {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_ERR = 1,      /* the service or the local system said no */
+    CLI_EXIT_USAGE = 2,    /* bad command line */
+    CLI_EXIT_NOTFOUND = 3, /* a show command found nothing */
+};
+
+#define CLI_MAX_FLAGS 16
+#define CLI_MAX_VALUES 32
+/* Caps on files the CLI reads. */
+#define CLI_FILE_LIMIT (1u << 20)
+
+enum cli_flag_kind {
+    CLI_VALUE, /* --name VALUE */
+    CLI_BOOL,  /* --yes */
+    CLI_MULTI, /* --identity A [B ...] [--identity C]; values up to the next flag */
+};
+
+struct cli_flag {
+    const char *name;  /* long name without dashes: "resource-group"; NULL ends the list */
+    const char *alias; /* one-letter alias without the dash ("g"), or NULL */
+    enum cli_flag_kind kind;
+    int required;
+    const char *help;
+};
+
+struct cli_ctx;
+typedef int (*cli_handler)(struct cli_ctx *ctx);
+
+struct cli_cmd {
+    const char *path;    /* "ad app federated-credential create"; NULL ends a table */
+    const char *summary; /* one sentence */
+    cli_handler run;
+    struct cli_flag flags[CLI_MAX_FLAGS];
+    const char *example; /* optional, one command line */
+};
+
+struct cli_group {
+    const char *path; /* "ad app" */
+    const char *summary;
+};
+
+/* Parsed flag values of one command, indexed like cmd->flags. Values point into argv. */
+struct cli_args {
+    int count[CLI_MAX_FLAGS];
+    const char *vals[CLI_MAX_FLAGS][CLI_MAX_VALUES];
+};
+
+enum cli_output { CLI_OUT_JSON, CLI_OUT_TABLE, CLI_OUT_TSV, CLI_OUT_NONE };
+
+/* Endpoints of one deployment. Strings are owned by whoever filled the struct (arena). */
+struct cli_endpoints {
+    const char *authority; /* "https://localhost:8443" */
+    const char *arm;
+    const char *graph;
+    const char *ca_file; /* may be NULL: the system store */
+};
+
+struct cli_account; /* profile.c */
+
+struct cli_ctx {
+    const struct cli_cmd *cmd;
+    struct cli_args args;
+    const char *data_dir;     /* --data */
+    const char *subscription; /* --subscription */
+    const char *query;        /* --query */
+    enum cli_output output;
+    int debug;
+    struct ck_arena *arena;       /* freed (and wiped) when the program ends */
+    struct cli_account *account;  /* loaded on first use by cli_account_get() */
+    struct cli_endpoints op_ep;   /* operator commands: from DIR/endpoints.json */
+    const char *op_key;           /* operator credential (arena, wiped at exit) */
+};
+
+/* ---- command tables (one per cmd_*.c) ---- */
+extern const struct cli_cmd cli_tenant_cmds[];
+extern const struct cli_cmd cli_account_cmds[];
+extern const struct cli_cmd cli_group_cmds[];
+extern const struct cli_cmd cli_provider_cmds[];
+extern const struct cli_cmd cli_ad_cmds[];
+extern const struct cli_cmd cli_identity_cmds[];
+extern const struct cli_cmd cli_role_cmds[];
+
+/* ---- args.c ---- */
+
+/* Global options, recognised anywhere on the command line. */
+struct cli_globals {
+    const char *words[16]; /* the command words, in order */
+    int nwords;
+    const char **rest; /* everything after the command words that is not a global option */
+    int nrest;
+    int help;
+};
+
+/*
+ * Splits argv into command words, global options (stored in ctx and g) and the remaining
+ * arguments. g->rest is allocated from ctx->arena. Returns CLI_EXIT_OK or CLI_EXIT_USAGE (the
+ * error is printed).
+ */
+int cli_split(int argc, char **argv, struct cli_ctx *ctx, struct cli_globals *g);
+/* Parses the command's flags from rest into ctx->args and checks required flags. Returns
+ * CLI_EXIT_OK or CLI_EXIT_USAGE (the error is printed). */
+int cli_parse_flags(struct cli_ctx *ctx, const char **rest, int nrest);
+/* The first value of a flag, or NULL when absent. */
+const char *cli_arg(const struct cli_ctx *ctx, const char *name);
+/* All values of a flag; returns how many and points *vals at them. */
+int cli_args_of(const struct cli_ctx *ctx, const char *name, const char *const **vals);
+/* 1 when a flag was given. */
+int cli_has(const struct cli_ctx *ctx, const char *name);
+/* az's confirmation: --yes, else a prompt on a terminal, else an error. Returns 1 to go ahead. */
+int cli_confirm(struct cli_ctx *ctx);
+/* Prints "the following arguments are required: ..." for a missing alternative. */
+int cli_need(const struct cli_ctx *ctx, const char *what);
+
+/* ---- out.c ---- */
+
+/* Prints "ERROR: <message>" to stderr. */
+void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "WARNING: <message>" to stderr. */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "DEBUG: <message>" to stderr when --debug is on. */
+void cli_debug(const struct cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Applies --query and prints v in the chosen format. v may be NULL (prints nothing). Does not
+ * take ownership. Returns CLI_EXIT_OK, or CLI_EXIT_USAGE for a bad query. */
+int cli_print(struct cli_ctx *ctx, const json_t *v);
+/* Overwrites every string inside v (recursively) so secrets do not linger in freed memory. */
+void cli_json_wipe(json_t *v);
+/* Evaluates the JMESPath subset on v. Returns a new reference (json_null() for no match) or NULL
+ * when the expression is malformed. Exposed for tests. */
+json_t *cli_query(const json_t *v, const char *expr);
+
+/* ---- profile.c ---- */
+
+
+/* Reads DIR/endpoints.json into ep (strings in ctx->arena). Returns CLI_EXIT_OK or an exit
+ * code (printed). */
+int cli_endpoints_from_data(struct cli_ctx *ctx, const char *dir, struct cli_endpoints *ep);
+/* Loads the saved profile and picks the account named by --subscription (id or name) or the
+ * default one. Returns CLI_EXIT_OK or an exit code (printed, e.g. "Please run 'crosskey login'"). */
+int cli_account_get(struct cli_ctx *ctx);
+/* Accessors for the current account (after cli_account_get). */
+const char *cli_account_sub(const struct cli_ctx *ctx);    /* subscription id or NULL */
+const char *cli_account_tenant(const struct cli_ctx *ctx); /* tenant id */
+const struct cli_endpoints *cli_account_endpoints(const struct cli_ctx *ctx);
+/* The subscription id for an ARM command, or NULL (error printed) for a tenant-level account. */
+const char *cli_require_sub(struct cli_ctx *ctx);
+/* Loads the profile document ({"subscriptions":[...],"servicePrincipals":[...]}); an empty one
+ * when none was saved. Returns a new reference or NULL (printed). */
+json_t *cli_profile_load(struct cli_ctx *ctx);
+/* Saves the profile with mode 0600 in a 0700 directory. Returns CLI_EXIT_OK or CLI_EXIT_ERR. */
+int cli_profile_save(struct cli_ctx *ctx, const json_t *profile);
+/* The subscription entry of profile that --subscription names, or the default one (borrowed);
+ * NULL (printed) when there is none. */
+json_t *cli_profile_current(struct cli_ctx *ctx, const json_t *profile);
+/* Makes the given credential the current account for this run (login uses it to validate). */
+int cli_account_use(struct cli_ctx *ctx, const struct cli_endpoints *ep, const char *tenant, const char *client_id,
+                    const char *secret);
+/* Removes the saved profile and token cache. */
+void cli_profile_remove(struct cli_ctx *ctx);
+/* Returns the path of a file in the config directory (arena); creates the dir 0700 when mk. */
+char *cli_config_path(struct cli_ctx *ctx, const char *name, int mk);
+/* Gets an access token for scope using the current account, from the cache when still valid.
+ * *tok is a secret string in ctx->arena (wiped when the arena is freed). */
+int cli_token(struct cli_ctx *ctx, const char *scope, int fresh, const char **tok);
+/* Drops any cached token for the current account. */
+void cli_token_forget(struct cli_ctx *ctx);
+
+/* ---- rest.c ---- */
+
+enum cli_api {
+    CLI_API_ARM,        /* {arm}{path}, bearer token for management */
+    CLI_API_GRAPH,      /* {graph}/v1.0{path}, bearer token for Graph */
+    CLI_API_OP_IDENTITY, /* {authority}{path}, operator credential */
+    CLI_API_OP_ARM,     /* {arm}{path}, operator credential */
+};
+
+struct cli_resp {
+    long status;
+    json_t *body;   /* parsed body, or NULL when empty or not JSON */
+    char *location; /* Location header (ck_free) or NULL */
+};
+
+/* Operator session: endpoints and the operator key (arena, wiped). */
+int cli_operator_open(struct cli_ctx *ctx);
+
+/*
+ * Sends one request and waits for the answer. path is relative to the API's base and already
+ * carries its query string. Returns CLI_EXIT_OK when any HTTP response arrived (resp filled,
+ * clean up with cli_resp_cleanup), otherwise an exit code (printed).
+ */
+int cli_call(struct cli_ctx *ctx, enum cli_api api, const char *method, const char *path, const json_t *body,
+             struct cli_resp *resp);
+void cli_resp_cleanup(struct cli_resp *resp);
+/* Like cli_call, but any status outside 2xx is printed as "ERROR: (code) message" and turned
+ * into an exit code (CLI_EXIT_NOTFOUND for 404). On success *out (if out is not NULL) gets the
+ * body (caller decrefs; may be NULL). */
+int cli_call_ok(struct cli_ctx *ctx, enum cli_api api, const char *method, const char *path, const json_t *body,
+                json_t **out);
+/* Prints the error a response carries and returns the exit code for it. */
+int cli_resp_error(const struct cli_resp *resp);
+/* Posts a client-credentials token request. On success *body is the token response (caller wipes
+ * and decrefs). On failure the error is printed and an exit code returned. */
+int cli_token_request(struct cli_ctx *ctx, const struct cli_endpoints *ep, const char *tenant,
+                      const char *client_id, const char *secret, const char *scope, json_t **body);
+/* Percent-encodes one path or query component into the arena. */
+const char *cli_enc(struct cli_ctx *ctx, const char *s);
+/* printf into the arena; never returns NULL (exits on out of memory). */
+char *cli_fmt(struct cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Parses --parameters style input: inline JSON or @file. Returns a new reference or NULL
+ * (printed). */
+json_t *cli_json_arg(struct cli_ctx *ctx, const char *flag, const char *text);
+/* Follows "@odata.nextLink"/"nextLink" pages of a list; returns an array (caller decrefs). */
+int cli_list(struct cli_ctx *ctx, enum cli_api api, const char *path, json_t **out);
+
+/* Adds "resourceGroup" (from the id) and lifts "properties" to the top level, as az does for
+ * flattened models. v is modified in place. */
+void cli_flatten(json_t *v, int lift_properties);
+
+/* cli_flatten on an object, or on each element of an array. */
+void cli_flatten_all(json_t *v);
+/* cli_call_ok, then prints the body (flattened first when flat is set). Returns an exit code. */
+int cli_run(struct cli_ctx *ctx, enum cli_api api, const char *method, const char *path, const json_t *body, int flat);
+/* cli_list, then prints the array (each element flattened when flat is set). */
+int cli_run_list(struct cli_ctx *ctx, enum cli_api api, const char *path, int flat);
+
+/* ---- main.c (help) ---- */
+void cli_help_cmd(const struct cli_cmd *cmd);
+
+#endif
