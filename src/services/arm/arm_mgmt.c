@@ -202,7 +202,9 @@ static void arm_rg_put(struct arm_call *c, const char *sub, const char *rg, cons
         }
         tags_s = ck_json_dump(tags);
     } else {
-        tags_s = ck_json_dump(json_object());
+        json_t *empty = json_object();
+        tags_s = empty ? ck_json_dump(empty) : NULL;
+        json_decref(empty);
     }
     if (tags_s == NULL) {
         arm_reply_db_error(c);
