@@ -169,6 +169,27 @@ void arm_reply_db_error(struct arm_call *c)
     arm_reply_error(c, 500, "InternalServerError", "The metadata store failed; the request was not applied.");
 }
 
+void arm_finish_list(struct arm_call *c, struct ck_db_stmt *st, json_t *arr, int s)
+{
+    ck_db_stmt_free(st);
+    ck_db_unlock(c->arm->db);
+    if (s < 0 || arr == NULL)
+        arm_reply_db_error(c);
+    else
+        arm_reply_json(c, 200, json_pack("{s:O}", "value", arr));
+    json_decref(arr);
+}
+
+int arm_require_rg(struct arm_call *c, const char *sub_id, const char *rg)
+{
+    int e = arm_rg_exists(c->arm, sub_id, rg);
+    if (e < 0)
+        arm_reply_db_error(c);
+    else if (e == 0)
+        arm_reply_error(c, 404, "ResourceGroupNotFound", "Resource group '%s' could not be found.", rg);
+    return e > 0 ? 0 : -1;
+}
+
 void arm_reply_denied(struct arm_call *c, const char *action, const char *scope)
 {
     const char *oid = c->claims.oid;

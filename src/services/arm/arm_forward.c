@@ -163,17 +163,8 @@ void arm_handle_forward(struct arm_call *c)
     memset(&resp, 0, sizeof(resp));
     if (arm_load_sub(c, s[1], &sub) != 0)
         return;
-    if (has_rg) {
-        int e = arm_rg_exists(c->arm, sub.id, s[3]);
-        if (e < 0) {
-            arm_reply_db_error(c);
-            return;
-        }
-        if (e == 0) {
-            arm_reply_error(c, 404, "ResourceGroupNotFound", "Resource group '%s' could not be found.", s[3]);
-            return;
-        }
-    }
+    if (has_rg && arm_require_rg(c, sub.id, s[3]) != 0)
+        return;
     rp = arm_find_rp(c->arm, ns);
     if (rp == NULL || t < 1) {
         arm_reply_error(c, 404, "InvalidResourceNamespace", "The resource namespace '%.128s' is invalid.", ns);

@@ -63,6 +63,11 @@ void arm_reply_json(struct arm_call *c, int status, json_t *v); /* consumes v */
 /* Answers 403 AuthorizationFailed for action over scope. */
 void arm_reply_denied(struct arm_call *c, const char *action, const char *scope);
 void arm_reply_db_error(struct arm_call *c);
+/* Ends a listing: frees st, releases the store lock, answers {"value":arr} (or 500 when s < 0)
+ * and drops arr. */
+void arm_finish_list(struct arm_call *c, struct ck_db_stmt *st, json_t *arr, int s);
+/* Answers 404 ResourceGroupNotFound (or 500) and returns -1 unless the group exists. */
+int arm_require_rg(struct arm_call *c, const char *sub_id, const char *rg);
 int arm_ieq(const char *a, const char *b);
 char *arm_lower(struct ck_arena *a, const char *s);
 /* Joins seg[0..n) as "/a/b/c" with ARM's canonical keyword case; "/" when n is 0. */

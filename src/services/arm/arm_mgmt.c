@@ -57,13 +57,7 @@ static void arm_sub_list(struct arm_call *c)
             json_array_append_new(arr, arm_sub_json(&sub));
     }
 out:
-    ck_db_stmt_free(st);
-    ck_db_unlock(c->arm->db);
-    if (s < 0)
-        arm_reply_db_error(c);
-    else
-        arm_reply_json(c, 200, json_pack("{s:O}", "value", arr));
-    json_decref(arr);
+    arm_finish_list(c, st, arr, s);
 }
 
 void arm_handle_subscriptions(struct arm_call *c)
@@ -292,13 +286,7 @@ static void arm_rg_list(struct arm_call *c, const char *sub)
             json_array_append_new(arr, arm_rg_json(c, sub, name, ck_db_col_text(st, 1), ck_db_col_text(st, 2)));
     }
 out:
-    ck_db_stmt_free(st);
-    ck_db_unlock(c->arm->db);
-    if (s < 0)
-        arm_reply_db_error(c);
-    else
-        arm_reply_json(c, 200, json_pack("{s:O}", "value", arr));
-    json_decref(arr);
+    arm_finish_list(c, st, arr, s);
 }
 
 void arm_handle_resource_groups(struct arm_call *c)
@@ -425,13 +413,7 @@ static void arm_provider_list(struct arm_call *c, const char *sub)
             json_array_append_new(arr, arm_provider_json(c, sub, c->arm->rps[i].ns, state));
     }
 out:
-    ck_db_stmt_free(st);
-    ck_db_unlock(c->arm->db);
-    if (s < 0)
-        arm_reply_db_error(c);
-    else
-        arm_reply_json(c, 200, json_pack("{s:O}", "value", arr));
-    json_decref(arr);
+    arm_finish_list(c, st, arr, s);
 }
 
 void arm_handle_providers(struct arm_call *c)
@@ -532,13 +514,7 @@ static void arm_feature_list(struct arm_call *c, const char *sub, const char *ns
         json_array_append_new(arr, arm_feature_json(c, sub, ck_db_col_text(st, 0), ck_db_col_text(st, 1),
                                                     ck_db_col_text(st, 2)));
 out:
-    ck_db_stmt_free(st);
-    ck_db_unlock(c->arm->db);
-    if (s < 0)
-        arm_reply_db_error(c);
-    else
-        arm_reply_json(c, 200, json_pack("{s:O}", "value", arr));
-    json_decref(arr);
+    arm_finish_list(c, st, arr, s);
 }
 
 static int arm_feature_name_valid(const char *s)

@@ -77,13 +77,7 @@ static void arm_operator_list(struct arm_call *c)
             json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "subscriptionId", ck_db_col_text(st, 0), "tenantId",
                                                  ck_db_col_text(st, 1), "displayName", ck_db_col_text(st, 2)));
     }
-    ck_db_stmt_free(st);
-    ck_db_unlock(c->arm->db);
-    if (s < 0)
-        arm_reply_db_error(c);
-    else
-        arm_reply_json(c, 200, json_pack("{s:O}", "value", arr));
-    json_decref(arr);
+    arm_finish_list(c, st, arr, s);
 }
 
 void arm_handle_operator(struct arm_call *c)

@@ -419,17 +419,8 @@ void arm_handle_authorization(struct arm_call *c, int k)
         }
         if (arm_load_sub(c, s[1], &sub) != 0)
             return;
-        if (k >= 4 && arm_ieq(s[2], "resourceGroups")) {
-            int e = arm_rg_exists(c->arm, sub.id, s[3]);
-            if (e < 0) {
-                arm_reply_db_error(c);
-                return;
-            }
-            if (e == 0) {
-                arm_reply_error(c, 404, "ResourceGroupNotFound", "Resource group '%s' could not be found.", s[3]);
-                return;
-            }
-        }
+        if (k >= 4 && arm_ieq(s[2], "resourceGroups") && arm_require_rg(c, sub.id, s[3]) != 0)
+            return;
     }
     if (defs) {
         arm_rd_handle(c, scope, name);

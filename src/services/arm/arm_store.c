@@ -184,8 +184,12 @@ int arm_scope_covers(const char *anc, const char *scope)
     return strncasecmp(anc, scope, n) == 0 && (scope[n] == '\0' || scope[n] == '/');
 }
 
-int arm_check_access(struct arm *arm, const char *tenant, const char *principal, const char *scope,
-                     const char *action, int is_data, char assignment[64], const char **role_name)
+/*
+ * Walks the principal's assignments in tenant. With an action, finds one at scope or above whose
+ * role allows it; without, finds any at, above or below scope. Returns 1, 0, or -1 on error.
+ */
+static int arm_access_scan(struct arm *arm, const char *tenant, const char *principal, const char *scope,
+                           const char *action, int is_data, char assignment[64], const char **role_name)
 {
     struct ck_db_stmt *st = NULL;
     int r = -1, s;
@@ -202,11 +206,14 @@ int arm_check_access(struct arm *arm, const char *tenant, const char *principal,
     while ((s = ck_db_step(st)) == 1) {
         const char *sc = ck_db_col_text(st, 1);
         const struct ck_role *role = ck_role_find(ck_db_col_text(st, 2));
-        if (sc == NULL || !arm_scope_covers(sc, scope) || !ck_role_allows(role, action, is_data))
+        if (sc == NULL)
+            continue;
+        if (action == NULL ? !(arm_scope_covers(sc, scope) || arm_scope_covers(scope, sc))
+                           : !arm_scope_covers(sc, scope) || !ck_role_allows(role, action, is_data))
             continue;
         if (assignment != NULL)
             arm_copy(assignment, 64, ck_db_col_text(st, 0));
-        if (role_name != NULL)
+        if (role_name != NULL && role != NULL)
             *role_name = role->name;
         r = 1;
         break;
@@ -219,30 +226,17 @@ out:
     return r;
 }
 
+int arm_check_access(struct arm *arm, const char *tenant, const char *principal, const char *scope,
+                     const char *action, int is_data, char assignment[64], const char **role_name)
+{
+    if (action == NULL)
+        return 0;
+    return arm_access_scan(arm, tenant, principal, scope, action, is_data, assignment, role_name);
+}
+
 int arm_has_any_access(struct arm *arm, const char *tenant, const char *principal, const char *scope)
 {
-    struct ck_db_stmt *st = NULL;
-    int r = -1, s;
-    ck_db_lock(arm->db);
-    if (ck_db_prepare(arm->db,
-                      "SELECT scope_lc FROM role_assignments WHERE principal_id = lower(?1) AND tenant_id = lower(?2)",
-                      &st) != CK_OK ||
-        ck_db_bind_text(st, 1, principal) != CK_OK || ck_db_bind_text(st, 2, tenant) != CK_OK)
-        goto out;
-    r = 0;
-    while ((s = ck_db_step(st)) == 1) {
-        const char *sc = ck_db_col_text(st, 0);
-        if (sc != NULL && (arm_scope_covers(sc, scope) || arm_scope_covers(scope, sc))) {
-            r = 1;
-            break;
-        }
-    }
-    if (s < 0)
-        r = -1;
-out:
-    ck_db_stmt_free(st);
-    ck_db_unlock(arm->db);
-    return r;
+    return arm_access_scan(arm, tenant, principal, scope, NULL, 0, NULL, NULL);
 }
 
 int arm_purge_scope(struct arm *arm, const char *scope_lc)
