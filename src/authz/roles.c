@@ -205,26 +205,25 @@ const struct ck_role *ck_roles_builtin(size_t *count)
     return roles_builtin;
 }
 
-const struct ck_role *ck_role_find(const char *guid)
+static const struct ck_role *roles_find(const char *key, int by_name)
 {
-    if (guid == NULL)
+    if (key == NULL)
         return NULL;
     for (size_t i = 0; i < sizeof(roles_builtin) / sizeof(roles_builtin[0]); i++) {
-        if (strcasecmp(roles_builtin[i].id, guid) == 0)
+        if (strcasecmp(by_name ? roles_builtin[i].name : roles_builtin[i].id, key) == 0)
             return &roles_builtin[i];
     }
     return NULL;
 }
 
+const struct ck_role *ck_role_find(const char *guid)
+{
+    return roles_find(guid, 0);
+}
+
 const struct ck_role *ck_role_find_by_name(const char *name)
 {
-    if (name == NULL)
-        return NULL;
-    for (size_t i = 0; i < sizeof(roles_builtin) / sizeof(roles_builtin[0]); i++) {
-        if (strcasecmp(roles_builtin[i].name, name) == 0)
-            return &roles_builtin[i];
-    }
-    return NULL;
+    return roles_find(name, 1);
 }
 
 /*
