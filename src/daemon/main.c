@@ -160,8 +160,8 @@ static int ckd_key_file(const char *dir, const char *name, size_t len, struct ck
         ck_log(CK_LOG_WARN, "%s is readable by others; it should be mode 0600", path);
     while (tl > 0 && (text[tl - 1] == '\n' || text[tl - 1] == '\r'))
         text[--tl] = '\0';
-    /* The secret holds the key text (what clients present) followed by a NUL. */
-    *out = ck_secret_from(text, tl + 1);
+    /* The secret holds exactly the key text: what clients present in the Authorization header. */
+    *out = ck_secret_from(text, tl);
     rc = *out ? CK_OK : CK_E_NOMEM;
 out:
     if (rc != CK_OK)
@@ -177,8 +177,7 @@ static int ckd_raw_key(const struct ck_secret *text, struct ck_secret **raw)
 {
     uint8_t *b = NULL;
     size_t bl = 0;
-    const char *t = (const char *)ck_secret_ptr(text);
-    if (ck_b64url_decode(t, strlen(t), &b, &bl) != 0)
+    if (ck_b64url_decode((const char *)ck_secret_ptr(text), ck_secret_len(text), &b, &bl) != 0)
         return CK_E_INVALID;
     if (bl != CK_SEAL_KEY_LEN) {
         ck_freezero(b, bl);

@@ -6,7 +6,7 @@ hits=$(grep -rnE '\b(strcpy|strcat|sprintf|vsprintf|strtok|atoi|atol|gets|rand)\
 if [ -n "$hits" ]; then
   echo "banned functions:"; echo "$hits"; exit 1
 fi
-hits=$(grep -rnE '\b(memcmp|strcmp)\s*\([^)]*(secret|signature|sig|mac|tag|hmac|key)' "$dir" --include='*.c')
+hits=$(grep -rnE '\b(memcmp|strcmp)\s*\([^)]*\b(secret|signature|sig|mac|tag|hmac|key)\b' "$dir" --include='*.c')
 if [ -n "$hits" ]; then
   echo "memcmp/strcmp near secret-looking names (use ck_ct_equal):"; echo "$hits"; exit 1
 fi
