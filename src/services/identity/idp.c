@@ -8,6 +8,7 @@
 #include "core/log.h"
 
 #include <string.h>
+#include <strings.h>
 
 static struct ck_secret *idp_secret_copy(const struct ck_secret *s)
 {
@@ -80,6 +81,12 @@ static int idp_prefix(const char *path, const char *prefix)
     return strncmp(path, prefix, strlen(prefix)) == 0;
 }
 
+/* ARM's paths are case-insensitive, so the ones it owns are refused here in any case. */
+static int idp_arm_prefix(const char *path, const char *prefix)
+{
+    return strncasecmp(path, prefix, strlen(prefix)) == 0;
+}
+
 /* Main-origin paths the identity service owns. ARM owns /subscriptions and /providers. */
 static int idp_match(void *ctx, const char *path)
 {
@@ -88,8 +95,8 @@ static int idp_match(void *ctx, const char *path)
         return 1;
     if (path[0] != '/' || path[1] == '/' || path[1] == '\0')
         return 0;
-    if (idp_prefix(path, "/subscriptions") || idp_prefix(path, "/providers") || idp_prefix(path, "/operator/") ||
-        idp_prefix(path, "/rp/") || idp_prefix(path, "/portal"))
+    if (idp_arm_prefix(path, "/subscriptions") || idp_arm_prefix(path, "/providers") ||
+        idp_prefix(path, "/operator/") || idp_prefix(path, "/rp/") || idp_prefix(path, "/portal"))
         return 0;
     /* /{tenant}/... : OIDC discovery, JWKS and the token endpoint. */
     return strchr(path + 1, '/') != NULL;

@@ -132,6 +132,16 @@ static void idp_workload_create(struct idp *idp, struct ck_req *req, struct ck_r
         ck_db_unlock(idp->db);
         goto fail;
     }
+    if (ck_db_prepare(idp->db, "INSERT INTO workloads (id, salt, hash, created_at) VALUES (?1, ?2, ?3, ?4)", &st) != CK_OK)
+        goto rollback;
+    ck_db_bind_text(st, 1, wid);
+    ck_db_bind_blob(st, 2, salt, sizeof(salt));
+    ck_db_bind_blob(st, 3, hash, sizeof(hash));
+    ck_db_bind_int64(st, 4, ck_time_now());
+    if (ck_db_step(st) < 0)
+        goto rollback;
+    ck_db_stmt_free(st);
+    st = NULL;
     json_array_foreach(ids, i, v) {
         char *lower = ck_arena_strdup(ck_req_arena(req), json_string_value(v));
         for (char *c = lower; c && *c; c++)
@@ -154,16 +164,6 @@ static void idp_workload_create(struct idp *idp, struct ck_req *req, struct ck_r
                       2, p) != CK_OK)
             goto rollback;
     }
-    if (ck_db_prepare(idp->db, "INSERT INTO workloads (id, salt, hash, created_at) VALUES (?1, ?2, ?3, ?4)", &st) != CK_OK)
-        goto rollback;
-    ck_db_bind_text(st, 1, wid);
-    ck_db_bind_blob(st, 2, salt, sizeof(salt));
-    ck_db_bind_blob(st, 3, hash, sizeof(hash));
-    ck_db_bind_int64(st, 4, ck_time_now());
-    if (ck_db_step(st) < 0)
-        goto rollback;
-    ck_db_stmt_free(st);
-    st = NULL;
     if (ck_db_commit(idp->db) != CK_OK)
         goto rollback;
     ck_db_unlock(idp->db);
