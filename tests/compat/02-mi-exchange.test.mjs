@@ -123,7 +123,7 @@ test("ClientAssertionCredential: the MI token buys a vault token in the customer
     return s.miToken;
   });
   const token = await getToken(cred, `${VAULT_RESOURCE}/.default`);
-  assert.equal(calls, 1);
+  assert.ok(calls >= 1, "getAssertion was not called");
   const p = await verifyToken(token, {
     tid: customer.tenantId,
     issuer: v1Issuer(customer.tenantId),

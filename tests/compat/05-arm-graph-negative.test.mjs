@@ -142,7 +142,8 @@ test("Graph: no token, another tenant's app, malformed JSON, oversized body", as
   for (const body of ["{", "[]", '{"displayName":', '{"displayName":5}', "\u0000", '{"signInAudience":"Nope","displayName":"x"}']) {
     const r = await raw(`${GRAPH}/v1.0/applications`, { method: "POST", headers: auth, body });
     assert.equal(r.status, 400, `${JSON.stringify(body)}: ${r.text}`);
-    assert.equal(r.body?.error?.code, "Request_BadRequest", r.text);
+    // Graph answers BadRequest for an unreadable payload, Request_BadRequest for invalid values
+    assert.match(r.body?.error?.code ?? "", /^(BadRequest|Request_BadRequest)$/, r.text);
   }
   const big = await raw(`${GRAPH}/v1.0/applications`, {
     method: "POST", headers: auth, body: JSON.stringify({ displayName: "a".repeat(8 << 20) }),

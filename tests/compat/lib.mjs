@@ -30,7 +30,7 @@ export const DATA = need("CK_DATA");
 export const BUILD = need("CK_BUILD");
 export const WORK = need("CK_WORK");
 export const LOG = process.env.CK_LOG;
-export const endpoints = readJson(`${DATA}/endpoints.json`);
+export const endpoints = readJson(process.env.CK_ENDPOINTS_FILE ?? `${DATA}/endpoints.json`);
 export const isv = readJson(need("CK_ISV_FILE"));
 export const customer = readJson(need("CK_CUSTOMER_FILE"));
 

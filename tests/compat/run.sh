@@ -77,7 +77,9 @@ while [ ! -s "$data/endpoints.json" ]; do
     sleep 0.1; i=$((i + 1))
 done
 sleep 0.2 # endpoints.json is written once every listener is up; let a non-atomic write finish
-echo "compat: crosskeyd pid $pid, endpoints:"; cat "$data/endpoints.json"; echo
+# crosskeyd removes endpoints.json when it stops; the tests read a copy.
+cp "$data/endpoints.json" "$work/endpoints.json"
+echo "compat: crosskeyd pid $pid, endpoints:"; cat "$work/endpoints.json"; echo
 
 for t in isv customer; do
     if ! timeout 60 "$build/crosskey" --data "$data" tenant create --display-name "$t" >"$work/$t.json"; then
@@ -86,10 +88,10 @@ for t in isv customer; do
 done
 
 ca=$("$node" -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).caFile||"")' \
-    "$data/endpoints.json")
+    "$work/endpoints.json")
 [ -n "$ca" ] || ca="$data/tls/ca.pem"
 export NODE_EXTRA_CA_CERTS="$ca"
-export CK_DATA="$data" CK_BUILD="$build" CK_WORK="$work" CK_LOG="$log"
+export CK_DATA="$data" CK_BUILD="$build" CK_WORK="$work" CK_LOG="$log" CK_ENDPOINTS_FILE="$work/endpoints.json"
 export CK_ISV_FILE="$work/isv.json" CK_CUSTOMER_FILE="$work/customer.json"
 # Keep the SDKs on our endpoints only.
 unset AZURE_AUTHORITY_HOST AZURE_REGIONAL_AUTHORITY_NAME MSAL_FORCE_REGION IDENTITY_ENDPOINT \
