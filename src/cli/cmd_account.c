@@ -123,7 +123,11 @@ static int cli_login(struct cli_ctx *ctx)
     rc = cli_account_use(ctx, &ep, tenant, client, secret);
     if (rc != CLI_EXIT_OK)
         goto out;
-    /* The first ARM call gets a token with the secret: that is the validation. */
+    /* A fresh token request with the secret is the validation; never a cached token. */
+    const char *tok = NULL;
+    rc = cli_token(ctx, "https://management.azure.com/.default", 1, &tok);
+    if (rc != CLI_EXIT_OK)
+        goto out;
     rc = cli_list(ctx, CLI_API_ARM, "/subscriptions?api-version=" CLI_API_SUBSCRIPTIONS, &subs);
     if (rc != CLI_EXIT_OK)
         goto out;

@@ -136,15 +136,14 @@ static json_t *cli_q_hash(const json_t *v, const char *p, const char *close, int
 static json_t *cli_q_eval(const json_t *v, const char *p, const char *end, int *bad)
 {
     json_t *cur = json_incref((json_t *)v);
-    int first = 1;
 
     while (!*bad) {
         p = cli_q_skip(p, end);
         if (p >= end)
             return cur;
-        if (*p == '.' && !first)
+        /* A sub-expression after a projection starts with its '.'. */
+        if (*p == '.')
             p = cli_q_skip(p + 1, end);
-        first = 0;
         if (json_is_null(cur) || cur == NULL) {
             /* Keep parsing for syntax, but the answer is null. */
             json_decref(cur);
@@ -414,6 +413,28 @@ out:
     json_decref(cols);
 }
 
+/* Commands whose table output az shapes itself; the others get the automatic table. */
+static const char *cli_table_format(const char *path)
+{
+    static const struct {
+        const char *path;
+        const char *expr;
+    } fmts[] = {
+        {"group list", "[].{Name:name, Location:location, Status:properties.provisioningState}"},
+        {"group show", "{Name:name, Location:location, Status:properties.provisioningState}"},
+        {"role assignment list", "[].{Principal:principalId, Role:roleDefinitionName, Scope:scope}"},
+        {"role definition list", "[].{Name:roleName, Type:roleType, Description:description}"},
+        {"account list", "[].{Name:name, SubscriptionId:id, TenantId:tenantId, IsDefault:isDefault}"},
+        {"account show", "{Name:name, SubscriptionId:id, TenantId:tenantId, IsDefault:isDefault}"},
+        {"login", "[].{Name:name, SubscriptionId:id, TenantId:tenantId, IsDefault:isDefault}"},
+    };
+    for (size_t i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
+        if (strcmp(fmts[i].path, path) == 0)
+            return fmts[i].expr;
+    }
+    return NULL;
+}
+
 int cli_print(struct cli_ctx *ctx, const json_t *v)
 {
     json_t *q = NULL;
@@ -421,10 +442,13 @@ int cli_print(struct cli_ctx *ctx, const json_t *v)
 
     if (v == NULL)
         return CLI_EXIT_OK;
-    if (ctx->query != NULL) {
-        q = cli_query(v, ctx->query);
+    const char *expr = ctx->query;
+    if (expr == NULL && ctx->output == CLI_OUT_TABLE && ctx->cmd != NULL)
+        expr = cli_table_format(ctx->cmd->path);
+    if (expr != NULL) {
+        q = cli_query(v, expr);
         if (q == NULL) {
-            cli_err("argument --query: invalid jmespath_type value: '%s'", ctx->query);
+            cli_err("argument --query: invalid jmespath_type value: '%s'", expr);
             return CLI_EXIT_USAGE;
         }
         v = q;
