@@ -249,35 +249,40 @@ out:
     return rc;
 }
 
-/* The base URL of an API, or NULL (printed). */
-static const char *cli_base(struct cli_ctx *ctx, enum cli_api api, const char **ca_file)
+/* Finds the base URL of an API. Returns CLI_EXIT_OK or an exit code (printed). */
+static int cli_base(struct cli_ctx *ctx, enum cli_api api, const char **base, const char **ca_file)
 {
     const struct cli_endpoints *ep;
+    int rc;
     if (api == CLI_API_OP_IDENTITY || api == CLI_API_OP_ARM) {
-        if (cli_operator_open(ctx) != CLI_EXIT_OK)
-            return NULL;
+        rc = cli_operator_open(ctx);
+        if (rc != CLI_EXIT_OK)
+            return rc;
         *ca_file = ctx->op_ep.ca_file;
-        return api == CLI_API_OP_IDENTITY ? ctx->op_ep.authority : ctx->op_ep.arm;
+        *base = api == CLI_API_OP_IDENTITY ? ctx->op_ep.authority : ctx->op_ep.arm;
+        return CLI_EXIT_OK;
     }
-    if (cli_account_get(ctx) != CLI_EXIT_OK)
-        return NULL;
+    rc = cli_account_get(ctx);
+    if (rc != CLI_EXIT_OK)
+        return rc;
     ep = cli_account_endpoints(ctx);
     *ca_file = ep->ca_file;
-    return api == CLI_API_GRAPH ? cli_fmt(ctx, "%s/v1.0", ep->graph) : ep->arm;
+    *base = api == CLI_API_GRAPH ? cli_fmt(ctx, "%s/v1.0", ep->graph) : ep->arm;
+    return CLI_EXIT_OK;
 }
 
 int cli_call(struct cli_ctx *ctx, enum cli_api api, const char *method, const char *path, const json_t *body,
              struct cli_resp *resp)
 {
-    const char *ca = NULL;
-    const char *base = cli_base(ctx, api, &ca);
+    const char *ca = NULL, *base = NULL;
     const char *tok = NULL;
     char *text = NULL;
-    int rc = CLI_EXIT_ERR;
+    int rc;
 
     memset(resp, 0, sizeof(*resp));
-    if (base == NULL)
-        return CLI_EXIT_ERR;
+    rc = cli_base(ctx, api, &base, &ca);
+    if (rc != CLI_EXIT_OK)
+        return rc;
     /* An absolute URL (nextLink, Location) is followed only on the same origin, so a token is
      * never sent elsewhere. */
     const char *url;
