@@ -271,6 +271,16 @@ static int cli_scalar(const json_t *v, char *out, size_t outlen)
     }
 }
 
+/* Prints one tsv cell (a tab before all but the first); nested values are left out. */
+static void cli_tsv_cell(const json_t *m, int *sep)
+{
+    char cell[4096];
+    if (!cli_scalar(m, cell, sizeof(cell)))
+        return;
+    printf("%s%s", *sep ? "\t" : "", cell);
+    *sep = 1;
+}
+
 static void cli_print_tsv(const json_t *v)
 {
     char cell[4096];
@@ -285,23 +295,13 @@ static void cli_print_tsv(const json_t *v)
             const char *k;
             json_t *m;
             int sep = 0;
-            json_object_foreach(row, k, m) {
-                if (!cli_scalar(m, cell, sizeof(cell)))
-                    continue;
-                printf("%s%s", sep ? "\t" : "", cell);
-                sep = 1;
-            }
+            json_object_foreach(row, k, m) cli_tsv_cell(m, &sep);
             putchar('\n');
         } else if (json_is_array(row)) {
             size_t j;
             json_t *m;
             int sep = 0;
-            json_array_foreach(row, j, m) {
-                if (!cli_scalar(m, cell, sizeof(cell)))
-                    continue;
-                printf("%s%s", sep ? "\t" : "", cell);
-                sep = 1;
-            }
+            json_array_foreach(row, j, m) cli_tsv_cell(m, &sep);
             putchar('\n');
         } else if (cli_scalar(row, cell, sizeof(cell))) {
             printf("%s\n", cell);

@@ -467,10 +467,9 @@ void cli_flatten_all(json_t *v)
     }
 }
 
-int cli_run(struct cli_ctx *ctx, enum cli_api api, const char *method, const char *path, const json_t *body, int flat)
+/* Prints a fetched body (flattened first when flat is set) and releases it. */
+static int cli_emit(struct cli_ctx *ctx, int rc, json_t *out, int flat)
 {
-    json_t *out = NULL;
-    int rc = cli_call_ok(ctx, api, method, path, body, &out);
     if (rc == CLI_EXIT_OK) {
         if (flat)
             cli_flatten_all(out);
@@ -480,15 +479,16 @@ int cli_run(struct cli_ctx *ctx, enum cli_api api, const char *method, const cha
     return rc;
 }
 
+int cli_run(struct cli_ctx *ctx, enum cli_api api, const char *method, const char *path, const json_t *body, int flat)
+{
+    json_t *out = NULL;
+    int rc = cli_call_ok(ctx, api, method, path, body, &out);
+    return cli_emit(ctx, rc, out, flat);
+}
+
 int cli_run_list(struct cli_ctx *ctx, enum cli_api api, const char *path, int flat)
 {
     json_t *out = NULL;
     int rc = cli_list(ctx, api, path, &out);
-    if (rc == CLI_EXIT_OK) {
-        if (flat)
-            cli_flatten_all(out);
-        rc = cli_print(ctx, out);
-    }
-    json_decref(out);
-    return rc;
+    return cli_emit(ctx, rc, out, flat);
 }
