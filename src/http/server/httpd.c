@@ -233,13 +233,33 @@ static const struct ck_mount *ck_httpd_pick(struct ck_httpd *h, const char *path
     return NULL;
 }
 
+/* Response bodies may carry tokens or secrets: the copy handed to MHD is wiped when it is freed. */
+struct ck_wiped {
+    size_t len;
+    char data[];
+};
+
+static void ck_wiped_free(void *cls)
+{
+    struct ck_wiped *w = cls;
+    ck_freezero(w, sizeof(*w) + w->len);
+}
+
 static enum MHD_Result ck_httpd_send(struct ck_req *r, struct ck_resp *resp)
 {
-    struct MHD_Response *mr = MHD_create_response_from_buffer(resp->len, resp->body ? resp->body : (void *)"",
-                                                              MHD_RESPMEM_MUST_COPY);
+    struct ck_wiped *w = ck_malloc(sizeof(*w) + resp->len + 1);
+    struct MHD_Response *mr;
     enum MHD_Result ret;
-    if (mr == NULL)
+    if (w == NULL)
         return MHD_NO;
+    w->len = resp->len;
+    if (resp->len > 0)
+        memcpy(w->data, resp->body, resp->len);
+    mr = MHD_create_response_from_buffer_with_free_callback_cls(resp->len, w->data, ck_wiped_free, w);
+    if (mr == NULL) {
+        ck_wiped_free(w);
+        return MHD_NO;
+    }
     if (resp->ctype != NULL)
         MHD_add_response_header(mr, "Content-Type", resp->ctype);
     for (struct ck_hdr *hd = resp->headers; hd != NULL; hd = hd->next)

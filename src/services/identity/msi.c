@@ -513,10 +513,22 @@ void idp_handle_mi(struct idp *idp, struct ck_req *req, struct ck_resp *resp)
     snprintf(exp_s, sizeof(exp_s), "%lld", (long long)exp);
     snprintf(now_s, sizeof(now_s), "%lld", (long long)(exp - IDP_MI_TOKEN_LIFETIME));
     snprintf(life_s, sizeof(life_s), "%d", IDP_MI_TOKEN_LIFETIME);
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "access_token", (const char *)ck_secret_ptr(token),
-                          "client_id", r.client_id, "expires_in", life_s, "expires_on", exp_s, "ext_expires_in", life_s,
-                          "not_before", now_s, "resource", res, "token_type", "Bearer");
-    ck_resp_json(resp, 200, o);
+    /* Everything but the token goes through JSON encoding; the token (base64url and dots only) is
+     * spliced into wiped memory so no unwiped copy of it is left behind. */
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "client_id", r.client_id, "expires_in", life_s, "expires_on",
+                          exp_s, "ext_expires_in", life_s, "not_before", now_s, "resource", res, "token_type", "Bearer");
+    char *rest = o ? ck_json_dump(o) : NULL;
+    struct ck_buf b;
+    ck_buf_init(&b, CK_JWT_MAX_LEN + 4096);
+    b.secret = 1;
+    if (rest == NULL || ck_buf_printf(&b, "{\"access_token\":\"%s\",%s", (const char *)ck_secret_ptr(token), rest + 1) != CK_OK) {
+        mi_error(resp, 500, "server_error", "The token could not be issued.");
+    } else {
+        ck_resp_status(resp, 200);
+        ck_resp_body(resp, "application/json; charset=utf-8", b.data, b.len);
+    }
+    ck_buf_cleanup(&b);
+    free(rest);
     json_decref(o);
     ck_secret_free(token);
 }

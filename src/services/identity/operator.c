@@ -122,7 +122,9 @@ static void idp_workload_create(struct idp *idp, struct ck_req *req, struct ck_r
         idp_arm_error(req, resp, 500, "InternalError", "Could not make a workload credential.");
         goto out;
     }
-    header = ck_b64url_encode(ck_secret_ptr(raw), ck_secret_len(raw));
+    /* Lower-case hex, because MSAL lower-cases the whole IMDS URL, and the header may travel in its
+     * path (docs/managed-identity.md). */
+    header = ck_hex_encode(ck_secret_ptr(raw), ck_secret_len(raw));
     if (header == NULL)
         goto out;
     ck_secret_hash("ck-workload-header", salt, header, strlen(header), hash);

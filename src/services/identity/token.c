@@ -449,12 +449,20 @@ void idp_handle_token(struct idp *idp, struct ck_req *req, struct ck_resp *resp,
         return;
     }
     ck_req_set_principal(req, sp.object_id);
-    json_t *out = json_pack("{s:s,s:i,s:i,s:s}", "token_type", "Bearer", "expires_in", IDP_TOKEN_LIFETIME,
-                            "ext_expires_in", IDP_TOKEN_LIFETIME, "access_token", (const char *)ck_secret_ptr(token));
-    ck_resp_header(resp, "Cache-Control", "no-store, no-cache");
-    ck_resp_header(resp, "Pragma", "no-cache");
-    ck_resp_json(resp, 200, out);
-    /* Wipe the serialised token inside the JSON value before it is freed. */
-    json_decref(out);
+    /* The body is built in wiped memory, not in a JSON value: tokens are bearer credentials. A JWT
+     * holds only base64url characters and dots, so it needs no JSON escaping. */
+    struct ck_buf b;
+    ck_buf_init(&b, CK_JWT_MAX_LEN + 256);
+    b.secret = 1;
+    if (ck_buf_printf(&b, "{\"token_type\":\"Bearer\",\"expires_in\":%d,\"ext_expires_in\":%d,\"access_token\":\"%s\"}",
+                      IDP_TOKEN_LIFETIME, IDP_TOKEN_LIFETIME, (const char *)ck_secret_ptr(token)) != CK_OK) {
+        idp_aad_error(req, resp, 500, "server_error", 90000, "The token could not be issued.");
+    } else {
+        ck_resp_header(resp, "Cache-Control", "no-store, no-cache");
+        ck_resp_header(resp, "Pragma", "no-cache");
+        ck_resp_status(resp, 200);
+        ck_resp_body(resp, "application/json; charset=utf-8", b.data, b.len);
+    }
+    ck_buf_cleanup(&b);
     ck_secret_free(token);
 }
