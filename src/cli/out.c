@@ -3,7 +3,8 @@
  * Output of `crosskey`: results as JSON (indented, like az), table (scalar columns with
  * capitalised headers, id/type/etag left out, as az's automatic table) or tsv (scalar values in
  * order, nested values left out); a JMESPath subset for --query (a.b, [n], [-1], [] and [*]
- * projections, {Name:expr, ...} multi-select hashes); and the ERROR/WARNING/DEBUG lines on stderr.
+ * projections, [?a=='x'] filters, {Name:expr, ...} multi-select hashes); and the
+ * ERROR/WARNING/DEBUG lines on stderr.
  */
 #include "cli/cli_int.h"
 
@@ -133,6 +134,66 @@ static json_t *cli_q_hash(const json_t *v, const char *p, const char *close, int
     return obj;
 }
 
+/* JMESPath truthiness: false, null, "" and empty arrays and objects are false. */
+static int cli_q_true(const json_t *v)
+{
+    if (v == NULL || json_is_null(v) || json_is_false(v))
+        return 0;
+    if (json_is_string(v))
+        return json_string_length(v) > 0;
+    if (json_is_array(v))
+        return json_array_size(v) > 0;
+    if (json_is_object(v))
+        return json_object_size(v) > 0;
+    return 1;
+}
+
+/* Evaluates one operand of a filter: 'raw string', `json literal`, or an expression on e. */
+static json_t *cli_q_operand(const json_t *e, const char *s, const char *end, int *bad)
+{
+    s = cli_q_skip(s, end);
+    while (end > s && isspace((unsigned char)end[-1]))
+        end--;
+    if (end - s >= 2 && *s == '\'' && end[-1] == '\'')
+        return json_stringn(s + 1, (size_t)(end - s - 2));
+    if (end - s >= 2 && *s == '`' && end[-1] == '`') {
+        json_t *lit = json_loadb(s + 1, (size_t)(end - s - 2), JSON_DECODE_ANY, NULL);
+        if (lit == NULL)
+            *bad = 1;
+        return lit;
+    }
+    return cli_q_eval(e, s, end, bad);
+}
+
+/* Evaluates a filter "lhs == rhs", "lhs != rhs" or "expr" (between '?' and ']') on e. */
+static int cli_q_filter(const json_t *e, const char *s, const char *end, int *bad)
+{
+    const char *op = NULL;
+    char quote = 0;
+    int keep;
+
+    for (const char *q = s; q + 1 < end; q++) {
+        if (quote) {
+            quote = *q == quote ? 0 : quote;
+        } else if (*q == '\'' || *q == '`') {
+            quote = *q;
+        } else if ((q[0] == '=' || q[0] == '!') && q[1] == '=') {
+            op = q;
+            break;
+        }
+    }
+    json_t *l = cli_q_operand(e, s, op ? op : end, bad);
+    if (op == NULL) {
+        keep = cli_q_true(l);
+    } else {
+        json_t *r = cli_q_operand(e, op + 2, end, bad);
+        keep = (l != NULL && r != NULL && json_equal(l, r)) == (op[0] == '=');
+        json_decref(r);
+    }
+    json_decref(l);
+    return keep && !*bad;
+}
+
 static json_t *cli_q_eval(const json_t *v, const char *p, const char *end, int *bad)
 {
     json_t *cur = json_incref((json_t *)v);
@@ -154,7 +215,8 @@ static json_t *cli_q_eval(const json_t *v, const char *p, const char *end, int *
             if (close == NULL)
                 break;
             const char *in = cli_q_skip(p + 1, close);
-            if (in == close || (*in == '*' && cli_q_skip(in + 1, close) == close)) {
+            int filter = in < close && *in == '?';
+            if (in == close || filter || (*in == '*' && cli_q_skip(in + 1, close) == close)) {
                 json_t *out = json_array();
                 size_t i;
                 json_t *e;
@@ -163,6 +225,8 @@ static json_t *cli_q_eval(const json_t *v, const char *p, const char *end, int *
                     break;
                 if (was_array) {
                     json_array_foreach(cur, i, e) {
+                        if (filter && !cli_q_filter(e, in + 1, close, bad))
+                            continue;
                         json_t *r = cli_q_eval(e, close + 1, end, bad);
                         if (r != NULL && !json_is_null(r))
                             json_array_append_new(out, r);

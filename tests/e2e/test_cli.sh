@@ -173,6 +173,8 @@ run fic_create 0 ad app federated-credential create --id "$APPOID" --parameters 
 expect fic_create "credential" "o.name === 'uami-fic' && o.subject === '$UAMI_PID' && o.audiences[0] === 'api://AzureADTokenExchange'"
 run fic_list 0 ad app federated-credential list --id "$APP"
 expect fic_list "one credential" "o.length === 1 && o[0].issuer === 'https://login.microsoftonline.com/$T1/v2.0'"
+run app_filter 0 ad app list --query "[?displayName=='isv-cmk-app'].appId" -o tsv
+[ "$(cat "$work/app_filter.out")" = "$APP" ] && ok "--query filter" || fail "--query filter gave '$(cat "$work/app_filter.out")'"
 run fic_bad 2 ad app federated-credential create --id "$APPOID" --parameters '{not json'
 run workload 0 --data "$data" workload create --identity "$UAMI_ID"
 expect workload "endpoint and header" "o.identityEndpoint && o.identityHeader && Object.keys(o).length === 2"
