@@ -194,13 +194,13 @@ static FX_UNUSED const char *fx_url(const char *base, const char *path)
 }
 
 /* A formatted string in a rotating static buffer (paths and bodies in test code). */
-static char fx_pbuf[8][8192];
+static char fx_pbuf[16][8192];
 static int fx_pidx;
 static FX_UNUSED const char *P(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static FX_UNUSED const char *P(const char *fmt, ...)
 {
     va_list ap;
-    char *b = fx_pbuf[fx_pidx++ % 8];
+    char *b = fx_pbuf[fx_pidx++ % 16];
     va_start(ap, fmt);
     int n = vsnprintf(b, sizeof(fx_pbuf[0]), fmt, ap);
     va_end(ap);
