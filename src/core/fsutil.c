@@ -17,6 +17,10 @@ int ck_mkdirs(const char *dir, unsigned mode)
     int rc = -1;
     if (p == NULL)
         return -1;
+    if (*p == '\0') {
+        errno = ENOENT;
+        goto out;
+    }
     for (char *s = p + 1; *s; s++) {
         if (*s == '/') {
             *s = '\0';
@@ -109,6 +113,10 @@ int ck_read_file(const char *path, size_t limit, char **out, size_t *len)
         return -1;
     if (fstat(fd, &st) != 0)
         goto fail;
+    if (!S_ISREG(st.st_mode)) {
+        errno = EINVAL;
+        goto fail;
+    }
     if ((size_t)st.st_size > limit) {
         errno = EFBIG;
         goto fail;
@@ -120,7 +128,9 @@ int ck_read_file(const char *path, size_t limit, char **out, size_t *len)
         ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r <= 0)
+        if (r < 0)
+            goto fail;
+        if (r == 0)
             break;
         got += (size_t)r;
     }

@@ -36,14 +36,16 @@ static struct tm ck_gm(int64_t t)
 char *ck_time_iso8601(int64_t t, char *out, size_t outlen)
 {
     struct tm tm = ck_gm(t);
-    strftime(out, outlen, "%Y-%m-%dT%H:%M:%S.0000000Z", &tm);
+    if (strftime(out, outlen, "%Y-%m-%dT%H:%M:%S.0000000Z", &tm) == 0 && outlen > 0)
+        out[0] = '\0';
     return out;
 }
 
 char *ck_time_entra(int64_t t, char *out, size_t outlen)
 {
     struct tm tm = ck_gm(t);
-    strftime(out, outlen, "%Y-%m-%d %H:%M:%SZ", &tm);
+    if (strftime(out, outlen, "%Y-%m-%d %H:%M:%SZ", &tm) == 0 && outlen > 0)
+        out[0] = '\0';
     return out;
 }
 

@@ -177,7 +177,9 @@ int ck_pkey_bits(const struct ck_pkey *k)
 int ck_pkey_private_der(const struct ck_pkey *k, struct ck_secret **out)
 {
     unsigned char *der = NULL;
-    int len = i2d_PrivateKey(k->pkey, &der);
+    PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(k->pkey);
+    int len = p8 ? i2d_PKCS8_PRIV_KEY_INFO(p8, &der) : -1;
+    PKCS8_PRIV_KEY_INFO_free(p8);
     if (len <= 0)
         return CK_E_CRYPTO;
     *out = ck_secret_from(der, (size_t)len);

@@ -12,6 +12,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <arpa/inet.h>
 #include <string.h>
 
 static int ck_x509_add_ext(X509 *issuer, X509 *cert, int nid, const char *value)
@@ -124,7 +125,14 @@ int ck_x509_issue(const struct ck_pkey *ca_key, const char *ca_cert_pem, const s
     for (const char *h = hosts; *h;) {
         const char *end = strchr(h, ',');
         size_t n = end ? (size_t)(end - h) : strlen(h);
-        int is_ip = n > 0 && ((h[0] >= '0' && h[0] <= '9') || memchr(h, ':', n) != NULL);
+        char host[256];
+        unsigned char addr[16];
+        int is_ip = 0;
+        if (n > 0 && n < sizeof(host)) {
+            memcpy(host, h, n);
+            host[n] = '\0';
+            is_ip = inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+        }
         int w = snprintf(san + o, sizeof(san) - o, "%s%s:%.*s", o ? "," : "", is_ip ? "IP" : "DNS", (int)n, h);
         if (w < 0 || (size_t)w >= sizeof(san) - o)
             goto out;

@@ -190,7 +190,10 @@ int ck_db_migrate(struct ck_db *db, const char *const *migrations, int count)
         goto out;
     if (ck_db_prepare(db, "SELECT version FROM schema_version", &st) != CK_OK)
         goto out;
-    if (ck_db_step(st) == 1)
+    int s = ck_db_step(st);
+    if (s < 0)
+        goto out;
+    if (s == 1)
         version = (int)ck_db_col_int64(st, 0);
     else if (ck_db_exec(db, "INSERT INTO schema_version (version) VALUES (0)") != CK_OK)
         goto out;

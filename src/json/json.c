@@ -2,6 +2,7 @@
 /* Capped parsing and typed member access over jansson. */
 #include "json/json.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,8 +95,9 @@ int64_t ck_json_int(const json_t *obj, const char *key, int64_t def)
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
         char *end = NULL;
+        errno = 0;
         long long x = strtoll(s, &end, 10);
-        if (*s != '\0' && end != NULL && *end == '\0')
+        if (*s != '\0' && end != NULL && *end == '\0' && errno != ERANGE)
             return x;
     }
     return def;

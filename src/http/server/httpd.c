@@ -403,12 +403,11 @@ int ck_httpd_new(const struct ck_httpd_config *cfg, struct ck_httpd **out)
         h->d = MHD_start_daemon(flags, cfg->port, NULL, NULL, ck_httpd_access, h, MHD_OPTION_SOCK_ADDR, &ss,
                                 MHD_OPTION_HTTPS_MEM_KEY, cfg->tls_key_pem, MHD_OPTION_HTTPS_MEM_CERT,
                                 cfg->tls_cert_pem, MHD_OPTION_NOTIFY_COMPLETED, ck_httpd_completed, h,
-                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-                                (unsigned)1, MHD_OPTION_END);
+                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
     } else {
         h->d = MHD_start_daemon(flags, cfg->port, NULL, NULL, ck_httpd_access, h, MHD_OPTION_SOCK_ADDR, &ss,
                                 MHD_OPTION_NOTIFY_COMPLETED, ck_httpd_completed, h, MHD_OPTION_CONNECTION_TIMEOUT,
-                                (unsigned)120, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+                                (unsigned)120, MHD_OPTION_END);
     }
     if (h->d == NULL) {
         ck_httpd_free(h);
