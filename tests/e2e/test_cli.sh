@@ -211,6 +211,15 @@ run ra_no_assignee 2 role assignment create --role Reader --scope "$SCOPE"
 # ---- switching accounts, deleting, signing out ----
 run group1_again 0 --subscription "$S1" group show -n rg1 --query name -o tsv
 [ "$(cat "$work/group1_again.out")" = rg1 ] && ok "--subscription picks the other account" || fail "--subscription"
+run sp_delete 0 ad sp delete --id "$APP"
+run sp_gone 3 ad sp show --id "$APP"
+run fic_delete 0 --subscription "$S1" ad app federated-credential delete --id "$APP" --federated-credential-id uami-fic
+run fic_list_empty 0 --subscription "$S1" ad app federated-credential list --id "$APPOID"
+expect fic_list_empty "credential deleted by name" "o.length === 0"
+run identity_delete 0 --subscription "$S1" identity delete -n uami1 -g rg1
+run identity_gone 3 --subscription "$S1" identity show -n uami1 -g rg1
+run app_delete 0 --subscription "$S1" ad app delete --id "$APP"
+run app_gone 3 --subscription "$S1" ad app show --id "$APP"
 run group_delete_noyes 1 group delete -n custrg </dev/null
 grep_err group_delete_noyes "Use --yes"
 run group_delete 0 group delete -n custrg --yes
