@@ -100,6 +100,13 @@ unset AZURE_AUTHORITY_HOST AZURE_REGIONAL_AUTHORITY_NAME MSAL_FORCE_REGION IDENT
       HTTPS_PROXY https_proxy HTTP_PROXY http_proxy 2>/dev/null || true
 export NO_PROXY="localhost,127.0.0.1"
 
+# Node 18 (Debian 12's own nodejs) has the Web Crypto global only behind a flag; the pinned SDKs
+# (core-util, msal-node) use it. Node >= 20 has it by default.
+major=$("$node" -p 'process.versions.node.split(".")[0]')
+if [ "$major" -lt 20 ]; then
+    export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--experimental-global-webcrypto"
+fi
+
 cd "$here" || exit 1
 tests=${CK_TESTS:-$(printf '%s\n' ./*.test.mjs | sort)}
 failed=""
