@@ -8,8 +8,10 @@
  */
 #include "cli/cli_int.h"
 
+#include <errno.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define CLI_API_SUBSCRIPTIONS "2022-12-01"
 
@@ -279,6 +281,9 @@ static int cli_logout(struct cli_ctx *ctx)
     if (!has_default)
         cli_set_default(subs, json_array_get(subs, 0));
     rc = cli_profile_save(ctx, profile);
+    /* The token cache is only a cache: drop it so no token of the signed-out principal stays. */
+    if (rc == CLI_EXIT_OK && unlink(cli_config_path(ctx, "tokens.json", 0)) != 0 && errno != ENOENT)
+        cli_warn("cannot remove the token cache: %s", strerror(errno));
 out:
     cli_json_wipe(profile);
     json_decref(profile);
