@@ -172,6 +172,20 @@ static void test_never_404(void **state)
     ck_free(big);
 }
 
+/* A managed identity holds no directory rights: its Graph token is refused with 403. */
+static void test_mi_graph_denied(void **state)
+{
+    (void)state;
+    char *t = fx_mi_token(w1, u1.client, FX_GRAPH_AUD);
+    json_t *c = fx_claims(t);
+    assert_string_equal(ck_json_str(c, "iss"), P("https://sts.windows.net/%s/", ta.tid));
+    assert_string_equal(ck_json_str(c, "appidacr"), "2");
+    json_decref(c);
+    fx_gr(fx_graph("GET", "/v1.0/applications", t, NULL), 403, "Authorization_RequestDenied");
+    fx_gr(fx_graph("POST", "/v1.0/applications", t, "{\"displayName\":\"x\"}"), 403, "Authorization_RequestDenied");
+    ck_free(t);
+}
+
 /* ---- the resource provider ---- */
 
 static void test_rp_credential(void **state)
@@ -296,6 +310,15 @@ static void test_rp_lifecycle(void **state)
 
 /* ---- operator API ---- */
 
+static size_t tenant_count(void)
+{
+    struct rsp r = fx_op("GET", "/operator/identity/tenants", NULL);
+    fx_status(&r, 200);
+    size_t n = json_array_size(ck_json_arr(r.json, "value"));
+    rsp_free(&r);
+    return n;
+}
+
 static void test_operator_credential(void **state)
 {
     (void)state;
@@ -312,10 +335,7 @@ static void test_operator_credential(void **state)
     fx_arm(fx_op_key("POST", "/operator/identity/workloads", NULL, P("{\"identities\":[\"%s\"]}", u1.id)), 401,
            "AuthenticationFailed");
     /* No tenant was made by the refused calls. */
-    struct rsp r = fx_op("GET", "/operator/identity/tenants", NULL);
-    fx_status(&r, 200);
-    assert_int_equal(json_array_size(ck_json_arr(r.json, "value")), 2);
-    rsp_free(&r);
+    assert_int_equal(tenant_count(), 2);
 }
 
 static void test_operator_validation(void **state)
@@ -341,10 +361,7 @@ static void test_operator_validation(void **state)
            404, "ResourceNotFound");
     fx_arm(fx_op("DELETE", "/operator/identity/tenants", NULL), 404, "NotFound");
     fx_arm(fx_op("GET", "/operator/identity/nothing", NULL), 404, "NotFound");
-    struct rsp r = fx_op("GET", "/operator/identity/tenants", NULL);
-    fx_status(&r, 200);
-    assert_int_equal(json_array_size(ck_json_arr(r.json, "value")), 2);
-    rsp_free(&r);
+    assert_int_equal(tenant_count(), 2);
 }
 
 static void test_tenant_list(void **state)
@@ -388,7 +405,7 @@ int main(void)
         cmocka_unit_test(test_workload_credential), cmocka_unit_test(test_never_404),
         cmocka_unit_test(test_rp_credential),       cmocka_unit_test(test_rp_lifecycle),
         cmocka_unit_test(test_operator_credential), cmocka_unit_test(test_operator_validation),
-        cmocka_unit_test(test_tenant_list),
+        cmocka_unit_test(test_tenant_list),         cmocka_unit_test(test_mi_graph_denied),
     };
     return cmocka_run_group_tests(tests, setup, fx_teardown);
 }

@@ -199,6 +199,38 @@ static void test_wrong_secret(void **state)
            401, "invalid_client", 7000218);
 }
 
+/* Wire reference A.4: "bad secret | 401 | invalid_client | 7000215 (expired secret: 7000222)".
+ * The tenant's bootstrap secret lasts two years; a day after that it is expired, not wrong. */
+static void test_expired_secret(void **state)
+{
+    (void)state;
+    ck_time_set_offset(2 * 365 * 86400LL + 86400);
+    struct rsp r = fx_token_form(ta.tid, admin_form(&ta, "https://vault.azure.net/.default"));
+    ck_time_set_offset(0);
+    fx_expect_aad(&r, 401, "invalid_client", 7000222);
+    rsp_free(&r);
+    /* Back in the present the same secret works. */
+    ck_free(fx_admin_token(&ta, "https://vault.azure.net/.default"));
+}
+
+/* Entra compares client ids (GUIDs) without regard to case, like tenant ids; the token names the
+ * application by its registered id. */
+static void test_client_id_case(void **state)
+{
+    (void)state;
+    char upper[37];
+    for (size_t i = 0; i < sizeof(upper); i++)
+        upper[i] = (char)((ta.client_id[i] >= 'a' && ta.client_id[i] <= 'f') ? ta.client_id[i] - 32 : ta.client_id[i]);
+    struct rsp r = fx_token_form(ta.tid, P("grant_type=client_credentials&client_id=%s&scope=%s&client_secret=%s", upper,
+                                           fx_enc("https://vault.azure.net/.default"), fx_enc(ta.secret)));
+    fx_status(&r, 200);
+    json_t *c = fx_claims(ck_json_str(r.json, "access_token"));
+    assert_string_equal(ck_json_str(c, "appid"), ta.client_id);
+    assert_string_equal(ck_json_str(c, "oid"), ta.sp);
+    json_decref(c);
+    rsp_free(&r);
+}
+
 /* Wire reference A.4: "unknown tenant | 400 | invalid_request | 90002" at the token endpoint. */
 static void test_unknown_tenant(void **state)
 {
@@ -362,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_missing_parameters), cmocka_unit_test(test_unsupported_grant),
         cmocka_unit_test(test_bad_scope),          cmocka_unit_test(test_form_errors),
         cmocka_unit_test(test_method_not_allowed), cmocka_unit_test(test_oversized_body),
+        cmocka_unit_test(test_expired_secret),     cmocka_unit_test(test_client_id_case),
     };
     return cmocka_run_group_tests(tests, setup, fx_teardown);
 }
