@@ -341,6 +341,18 @@ static FX_UNUSED void fx_status(const struct rsp *r, long status)
     }
 }
 
+/* A Graph call that must answer status; returns the JSON body (caller decrefs; NULL if none). */
+static FX_UNUSED json_t *fx_graph_ok(const char *method, const char *path, const char *token, const char *body,
+                                     long status)
+{
+    struct rsp r = fx_graph(method, path, token, body);
+    fx_status(&r, status);
+    json_t *o = r.json;
+    r.json = NULL;
+    rsp_free(&r);
+    return o;
+}
+
 /* ---- objects ---- */
 
 static FX_UNUSED void fx_copy(char *dst, size_t cap, const char *src)

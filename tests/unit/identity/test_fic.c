@@ -21,15 +21,14 @@ static char app_oid[37], app_id[37], fic_id[37], sp_b[37];
 static char header[128];
 static char iss_a[128];
 
-static void graph_ok(const char *method, const char *path, const char *tok, const char *body, long status, json_t **out)
+static void graph_ok(const char *method, const char *path, const char *tok, const char *body, long status,
+                     json_t **out)
 {
-    struct rsp r = fx_graph(method, path, tok, body);
-    fx_status(&r, status);
-    if (out != NULL) {
-        *out = r.json;
-        r.json = NULL;
-    }
-    rsp_free(&r);
+    json_t *o = fx_graph_ok(method, path, tok, body, status);
+    if (out != NULL)
+        *out = o;
+    else
+        json_decref(o);
 }
 
 static void make_fic(void)

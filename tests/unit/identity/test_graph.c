@@ -12,19 +12,9 @@ static struct tenant ta, tb;
 static char tok_a[8192], tok_b[8192];
 static char multi_oid[37], multi_app[37], single_oid[37], single_app[37];
 
-static json_t *gr_ok(const char *method, const char *path, const char *tok, const char *body, long status)
-{
-    struct rsp r = fx_graph(method, path, tok, body);
-    fx_status(&r, status);
-    json_t *o = r.json;
-    r.json = NULL;
-    rsp_free(&r);
-    return o;
-}
-
 static void make_app(const char *body, char oid[37], char app[37])
 {
-    json_t *o = gr_ok("POST", "/v1.0/applications", tok_a, body, 201);
+    json_t *o = fx_graph_ok("POST", "/v1.0/applications", tok_a, body, 201);
     fx_copy(oid, 37, ck_json_str(o, "id"));
     fx_copy(app, 37, ck_json_str(o, "appId"));
     json_decref(o);
@@ -48,7 +38,7 @@ static int setup(void **state)
 
 static size_t count_value(const char *path, const char *tok)
 {
-    json_t *o = gr_ok("GET", path, tok, NULL, 200);
+    json_t *o = fx_graph_ok("GET", path, tok, NULL, 200);
     size_t n = json_array_size(ck_json_arr(o, "value"));
     json_decref(o);
     return n;
@@ -87,7 +77,7 @@ static void test_authentication(void **state)
     ck_free(cross);
     /* The v2 Graph audience GUID is accepted (C.8). */
     char *guid = fx_admin_token(&ta, "00000003-0000-0000-c000-000000000000/.default");
-    json_t *o = gr_ok("GET", "/v1.0/applications", guid, NULL, 200);
+    json_t *o = fx_graph_ok("GET", "/v1.0/applications", guid, NULL, 200);
     assert_string_equal(ck_json_str(o, "@odata.context"), "https://graph.microsoft.com/v1.0/$metadata#applications");
     json_decref(o);
     ck_free(guid);
@@ -97,7 +87,7 @@ static void test_authentication(void **state)
 static void test_non_admin_denied(void **state)
 {
     (void)state;
-    json_t *o = gr_ok("POST", P("/v1.0/applications/%s/addPassword", multi_oid), tok_a,
+    json_t *o = fx_graph_ok("POST", P("/v1.0/applications/%s/addPassword", multi_oid), tok_a,
                       "{\"passwordCredential\":{\"displayName\":\"ci\"}}", 200);
     char secret[128], key_id[37];
     fx_copy(secret, sizeof(secret), ck_json_str(o, "secretText"));
@@ -107,7 +97,7 @@ static void test_non_admin_denied(void **state)
     assert_int_equal(strncmp(ck_json_str(o, "hint"), secret, 3), 0);
     json_decref(o);
     /* Reading the app shows the credential without its text. */
-    o = gr_ok("GET", P("/v1.0/applications/%s", multi_oid), tok_a, NULL, 200);
+    o = fx_graph_ok("GET", P("/v1.0/applications/%s", multi_oid), tok_a, NULL, 200);
     json_t *pcs = ck_json_arr(o, "passwordCredentials");
     assert_int_equal(json_array_size(pcs), 1);
     assert_string_equal(ck_json_str(json_array_get(pcs, 0), "keyId"), key_id);
@@ -118,7 +108,7 @@ static void test_non_admin_denied(void **state)
     json_decref(o);
 
     /* Provision the app in tenant B, take a token as the app, and call Graph. */
-    o = gr_ok("POST", "/v1.0/servicePrincipals", tok_b, P("{\"appId\":\"%s\"}", multi_app), 201);
+    o = fx_graph_ok("POST", "/v1.0/servicePrincipals", tok_b, P("{\"appId\":\"%s\"}", multi_app), 201);
     char sp_b[37];
     fx_copy(sp_b, sizeof(sp_b), ck_json_str(o, "id"));
     json_decref(o);
@@ -136,7 +126,7 @@ static void test_non_admin_denied(void **state)
     fx_gr(fx_graph("DELETE", P("/v1.0/servicePrincipals/%s", sp_b), app_tok, NULL), 403, "Authorization_RequestDenied");
     assert_int_equal(count_value("/v1.0/applications", tok_b), before);
     /* Once its service principal is gone, the app's still-valid token is refused with 401. */
-    json_decref(gr_ok("DELETE", P("/v1.0/servicePrincipals/%s", sp_b), tok_b, NULL, 204));
+    json_decref(fx_graph_ok("DELETE", P("/v1.0/servicePrincipals/%s", sp_b), tok_b, NULL, 204));
     fx_gr(fx_graph("GET", "/v1.0/applications", app_tok, NULL), 401, "InvalidAuthenticationToken");
     ck_free(app_tok);
     /* The same secret does not work at tenant A, where the app has no service principal. */
@@ -148,7 +138,7 @@ static void test_non_admin_denied(void **state)
 static void test_applications(void **state)
 {
     (void)state;
-    json_t *o = gr_ok("GET", P("/v1.0/applications/%s", single_oid), tok_a, NULL, 200);
+    json_t *o = fx_graph_ok("GET", P("/v1.0/applications/%s", single_oid), tok_a, NULL, 200);
     assert_string_equal(ck_json_str(o, "appId"), single_app);
     assert_string_equal(ck_json_str(o, "displayName"), "single");
     assert_string_equal(ck_json_str(o, "signInAudience"), "AzureADMyOrg");
@@ -156,7 +146,7 @@ static void test_applications(void **state)
                         "https://graph.microsoft.com/v1.0/$metadata#applications/$entity");
     json_decref(o);
     /* applications(appId='...') resolves the same object. */
-    o = gr_ok("GET", P("/v1.0/applications(appId='%s')", multi_app), tok_a, NULL, 200);
+    o = fx_graph_ok("GET", P("/v1.0/applications(appId='%s')", multi_app), tok_a, NULL, 200);
     assert_string_equal(ck_json_str(o, "id"), multi_oid);
     assert_string_equal(ck_json_str(o, "signInAudience"), "AzureADMultipleOrgs");
     json_decref(o);
@@ -171,7 +161,7 @@ static void test_applications(void **state)
     /* List and $filter=appId eq '...'; the admin app created with the tenant is listed too. */
     size_t all = count_value("/v1.0/applications", tok_a);
     assert_true(all >= 3);
-    o = gr_ok("GET", P("/v1.0/applications?$filter=%s", fx_enc(P("appId eq '%s'", multi_app))), tok_a, NULL, 200);
+    o = fx_graph_ok("GET", P("/v1.0/applications?$filter=%s", fx_enc(P("appId eq '%s'", multi_app))), tok_a, NULL, 200);
     json_t *v = ck_json_arr(o, "value");
     assert_int_equal(json_array_size(v), 1);
     assert_string_equal(ck_json_str(json_array_get(v, 0), "id"), multi_oid);
@@ -261,7 +251,7 @@ static void test_fic_validation(void **state)
     assert_int_equal(count_value(fpath, tok_a), 0);
 
     /* The first is created (also through the appId path); then uniqueness (A.6 step 4). */
-    json_t *o = gr_ok("POST", P("/v1.0/applications(appId='%s')/federatedIdentityCredentials", multi_app), tok_a,
+    json_t *o = fx_graph_ok("POST", P("/v1.0/applications(appId='%s')/federatedIdentityCredentials", multi_app), tok_a,
                       fic_body("fic-00", "subject-00"), 201);
     char id0[37];
     fx_copy(id0, sizeof(id0), ck_json_str(o, "id"));
@@ -272,27 +262,27 @@ static void test_fic_validation(void **state)
     fx_gr(fx_graph("POST", fpath, tok_a, fic_body("fic-00", "other-subject")), 409,
           "Request_MultipleObjectsWithSameKeyValue");
     /* Same subject under another issuer is a different credential. */
-    json_decref(gr_ok("POST", fpath, tok_a,
+    json_decref(fx_graph_ok("POST", fpath, tok_a,
                       P("{\"name\":\"fic-01\",\"issuer\":\"https://token.actions.githubusercontent.com\","
                         "\"subject\":\"subject-00\",\"audiences\":[\"" FX_EXCHANGE "\"]}"),
                       201));
     for (int i = 2; i < 20; i++)
-        json_decref(gr_ok("POST", fpath, tok_a, fic_body(P("fic-%02d", i), P("subject-%02d", i)), 201));
+        json_decref(fx_graph_ok("POST", fpath, tok_a, fic_body(P("fic-%02d", i), P("subject-%02d", i)), 201));
     assert_int_equal(count_value(fpath, tok_a), 20);
     /* The 21st is refused and not stored. */
     fx_gr(fx_graph("POST", fpath, tok_a, fic_body("fic-20", "subject-20")), 400, "Request_BadRequest");
     assert_int_equal(count_value(fpath, tok_a), 20);
     /* Get by id and by name; delete frees a slot. */
-    o = gr_ok("GET", P("%s/%s", fpath, id0), tok_a, NULL, 200);
+    o = fx_graph_ok("GET", P("%s/%s", fpath, id0), tok_a, NULL, 200);
     assert_string_equal(ck_json_str(o, "subject"), "subject-00");
     json_decref(o);
-    o = gr_ok("GET", P("%s/fic-05", fpath), tok_a, NULL, 200);
+    o = fx_graph_ok("GET", P("%s/fic-05", fpath), tok_a, NULL, 200);
     assert_string_equal(ck_json_str(o, "subject"), "subject-05");
     json_decref(o);
     fx_gr(fx_graph("GET", P("%s/nope", fpath), tok_a, NULL), 404, "Request_ResourceNotFound");
-    json_decref(gr_ok("DELETE", P("%s/%s", fpath, id0), tok_a, NULL, 204));
+    json_decref(fx_graph_ok("DELETE", P("%s/%s", fpath, id0), tok_a, NULL, 204));
     fx_gr(fx_graph("DELETE", P("%s/%s", fpath, id0), tok_a, NULL), 404, "Request_ResourceNotFound");
-    json_decref(gr_ok("POST", fpath, tok_a, fic_body("fic-20", "subject-20"), 201));
+    json_decref(fx_graph_ok("POST", fpath, tok_a, fic_body("fic-20", "subject-20"), 201));
     assert_int_equal(count_value(fpath, tok_a), 20);
     /* Tenant B cannot touch tenant A's credentials. */
     fx_gr(fx_graph("POST", fpath, tok_b, fic_body("fic-b", "subject-b")), 404, "Request_ResourceNotFound");
@@ -308,7 +298,7 @@ static void test_service_principals(void **state)
     fx_gr(fx_graph("POST", "/v1.0/servicePrincipals", tok_b, P("{\"appId\":\"%s\"}", ta.client_id)), 400,
           "Request_BadRequest");
     /* ...but it can in its home tenant. */
-    json_t *o = gr_ok("POST", "/v1.0/servicePrincipals", tok_a, P("{\"appId\":\"%s\"}", single_app), 201);
+    json_t *o = fx_graph_ok("POST", "/v1.0/servicePrincipals", tok_a, P("{\"appId\":\"%s\"}", single_app), 201);
     assert_string_equal(ck_json_str(o, "appOwnerOrganizationId"), ta.tid);
     json_decref(o);
     /* Bad and unknown app ids; a managed identity's client id is no application. */
@@ -325,7 +315,7 @@ static void test_service_principals(void **state)
     const char *body = P("{\"appId\":\"%s\"}", multi_app);
     char b[128];
     fx_copy(b, sizeof(b), body);
-    o = gr_ok("POST", "/v1.0/servicePrincipals", tok_b, b, 201);
+    o = fx_graph_ok("POST", "/v1.0/servicePrincipals", tok_b, b, 201);
     char sp[37];
     fx_copy(sp, sizeof(sp), ck_json_str(o, "id"));
     assert_string_equal(ck_json_str(o, "appOwnerOrganizationId"), ta.tid);
@@ -333,10 +323,10 @@ static void test_service_principals(void **state)
     json_decref(o);
     fx_gr(fx_graph("POST", "/v1.0/servicePrincipals", tok_b, b), 409, "Request_MultipleObjectsWithSameKeyValue");
     /* Lookups: by object id, by appId, and $filter. */
-    o = gr_ok("GET", P("/v1.0/servicePrincipals(appId='%s')", multi_app), tok_b, NULL, 200);
+    o = fx_graph_ok("GET", P("/v1.0/servicePrincipals(appId='%s')", multi_app), tok_b, NULL, 200);
     assert_string_equal(ck_json_str(o, "id"), sp);
     json_decref(o);
-    o = gr_ok("GET", P("/v1.0/servicePrincipals/%s", sp), tok_b, NULL, 200);
+    o = fx_graph_ok("GET", P("/v1.0/servicePrincipals/%s", sp), tok_b, NULL, 200);
     assert_string_equal(ck_json_str(o, "appId"), multi_app);
     json_decref(o);
     assert_int_equal(count_value(P("/v1.0/servicePrincipals?$filter=%s", fx_enc(P("appId eq '%s'", multi_app))), tok_b),

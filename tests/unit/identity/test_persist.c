@@ -49,16 +49,6 @@ static void needle_token(const char *what, const char *tok)
     needle_str(what, strrchr(tok, '.') + 1);
 }
 
-static json_t *gr_ok(const char *method, const char *path, const char *tok, const char *body, long status)
-{
-    struct rsp r = fx_graph(method, path, tok, body);
-    fx_status(&r, status);
-    json_t *o = r.json;
-    r.json = NULL;
-    rsp_free(&r);
-    return o;
-}
-
 static char *exchange_ok(const char *assertion)
 {
     struct rsp r = fx_token_form(tb.tid, fx_assertion_form(app_id, "https://vault.azure.net/.default", assertion));
@@ -90,21 +80,21 @@ static int setup(void **state)
     tok_graph_a = fx_admin_token(&ta, FX_GRAPH_AUD "/.default");
     tok_graph_b = fx_admin_token(&tb, FX_GRAPH_AUD "/.default");
     tok_vault_a = fx_admin_token(&ta, "https://vault.azure.net/.default");
-    json_t *o = gr_ok("POST", "/v1.0/applications", tok_graph_a,
+    json_t *o = fx_graph_ok("POST", "/v1.0/applications", tok_graph_a,
                       "{\"displayName\":\"isv-cmk-app\",\"signInAudience\":\"AzureADMultipleOrgs\"}", 201);
     fx_copy(app_oid, sizeof(app_oid), ck_json_str(o, "id"));
     fx_copy(app_id, sizeof(app_id), ck_json_str(o, "appId"));
     json_decref(o);
-    o = gr_ok("POST", P("/v1.0/applications/%s/addPassword", app_oid), tok_graph_a, "{}", 200);
+    o = fx_graph_ok("POST", P("/v1.0/applications/%s/addPassword", app_oid), tok_graph_a, "{}", 200);
     fx_copy(app_secret, sizeof(app_secret), ck_json_str(o, "secretText"));
     json_decref(o);
     fx_uami(ta.tid, SUB, "rg", "uami-persist", &u1);
-    json_decref(gr_ok("POST", P("/v1.0/applications/%s/federatedIdentityCredentials", app_oid), tok_graph_a,
+    json_decref(fx_graph_ok("POST", P("/v1.0/applications/%s/federatedIdentityCredentials", app_oid), tok_graph_a,
                       P("{\"name\":\"fic\",\"issuer\":\"https://login.microsoftonline.com/%s/v2.0\",\"subject\":\"%s\","
                         "\"audiences\":[\"" FX_EXCHANGE "\"]}",
                         ta.tid, u1.principal),
                       201));
-    o = gr_ok("POST", "/v1.0/servicePrincipals", tok_graph_b, P("{\"appId\":\"%s\"}", app_id), 201);
+    o = fx_graph_ok("POST", "/v1.0/servicePrincipals", tok_graph_b, P("{\"appId\":\"%s\"}", app_id), 201);
     fx_copy(sp_b, sizeof(sp_b), ck_json_str(o, "id"));
     json_decref(o);
     const struct uami *ids[] = {&u1};
@@ -243,7 +233,7 @@ static void test_restart_same_key(void **state)
     assert_int_equal(fx_verify(ta.tid, tok_mi, &c), CK_TF_NONE);
     assert_int_equal(fx_verify(tb.tid, tok_exchanged, &c), CK_TF_NONE);
     /* And are accepted by the service itself (Graph with the old admin token). */
-    json_t *o = gr_ok("GET", P("/v1.0/applications(appId='%s')", app_id), tok_graph_a, NULL, 200);
+    json_t *o = fx_graph_ok("GET", P("/v1.0/applications(appId='%s')", app_id), tok_graph_a, NULL, 200);
     assert_string_equal(ck_json_str(o, "id"), app_oid);
     json_decref(o);
     /* Secrets (admin and app), the FIC and the SP, and the workload's header still work. */
