@@ -353,6 +353,20 @@ static FX_UNUSED json_t *fx_graph_ok(const char *method, const char *path, const
     return o;
 }
 
+/* {"displayName":"big"} padded with spaces to n bytes (caller frees). */
+static FX_UNUSED char *fx_big_json(size_t n)
+{
+    static const char head[] = "{\"displayName\":\"big\"";
+    char *big = ck_malloc(n + 1);
+    assert_non_null(big);
+    assert_true(n > sizeof(head));
+    memset(big, ' ', n);
+    memcpy(big, head, sizeof(head) - 1);
+    big[n - 1] = '}';
+    big[n] = '\0';
+    return big;
+}
+
 /* ---- objects ---- */
 
 static FX_UNUSED void fx_copy(char *dst, size_t cap, const char *src)

@@ -201,6 +201,10 @@ static void test_malformed_json(void **state)
               "BadRequest");
         fx_gr(fx_graph("POST", "/v1.0/servicePrincipals", tok_b, bad[i]), 400, "BadRequest");
     }
+    /* A body over the 256 KiB cap: 413 in Graph's error shape, nothing created. */
+    char *big = fx_big_json(256 * 1024 + 64);
+    fx_gr(fx_graph("POST", "/v1.0/applications", tok_a, big), 413, "Request_BadRequest");
+    ck_free(big);
     assert_int_equal(count_value("/v1.0/applications", tok_a), apps);
     assert_int_equal(count_value(P("/v1.0/applications/%s/federatedIdentityCredentials", single_oid), tok_a), fics);
     assert_int_equal(count_value(P("/v1.0/servicePrincipals?$filter=%s", fx_enc(P("appId eq '%s'", single_app))), tok_b),

@@ -359,6 +359,10 @@ static void test_operator_validation(void **state)
                    "Microsoft.ManagedIdentity/userAssignedIdentities/ghost\"]}",
                    u1.id, SUB)),
            404, "ResourceNotFound");
+    /* Over the 256 KiB cap: 413 in the ARM envelope. */
+    char *big = fx_big_json(256 * 1024 + 64);
+    fx_arm(fx_op("POST", "/operator/identity/tenants", big), 413, "RequestBodyTooLarge");
+    ck_free(big);
     fx_arm(fx_op("DELETE", "/operator/identity/tenants", NULL), 404, "NotFound");
     fx_arm(fx_op("GET", "/operator/identity/nothing", NULL), 404, "NotFound");
     assert_int_equal(tenant_count(), 2);

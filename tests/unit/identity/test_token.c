@@ -329,6 +329,13 @@ static void test_form_errors(void **state)
            "invalid_request", 900144);
     fx_aad(fx_token_form(ta.tid, P("grant_type=client_credentials%%00&client_id=%s&scope=%s", ta.client_id, scope)), 400,
            "invalid_request", 900144);
+    /* More than 64 fields. */
+    char many[2048];
+    size_t o = (size_t)snprintf(many, sizeof(many), "grant_type=client_credentials&client_id=%s&scope=%s", ta.client_id,
+                                scope);
+    for (int i = 0; i < 70; i++)
+        o += (size_t)snprintf(many + o, sizeof(many) - o, "&f%d=x", i);
+    fx_aad(fx_token_form(ta.tid, many), 400, "invalid_request", 900144);
     /* Wrong or missing content type, even with a valid form. */
     const char *good = admin_form(&ta, "https://vault.azure.net/.default");
     fx_aad(fx_token_raw(ta.tid, FX_JSON, good, strlen(good)), 400, "invalid_request", 900144);
