@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#define CK_HTTPC_SYSTEM_CA_DIR "/etc/ssl/certs"
+
 static char *ck_httpc_ca;
 static pthread_mutex_t ck_httpc_ca_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -86,6 +88,9 @@ int ck_httpc_do(const struct ck_httpc_req *req, struct ck_httpc_resp *resp)
     }
     if (req->method != NULL && strcmp(req->method, "HEAD") == 0)
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    /* A CA file replaces curl's default bundle; the system store stays trusted through its
+     * directory, so real external issuers verify as well as the local CA's servers. */
+    curl_easy_setopt(c, CURLOPT_CAPATH, CK_HTTPC_SYSTEM_CA_DIR);
     if (req->ca_file != NULL) {
         curl_easy_setopt(c, CURLOPT_CAINFO, req->ca_file);
     } else {

@@ -20,7 +20,8 @@ struct ck_httpc_req {
     const char *headers[CK_HTTPC_MAX_HEADERS]; /* "Name: value", NULL-terminated */
     const char *body;
     size_t body_len;
-    const char *ca_file; /* NULL: the process default (ck_httpc_set_ca_file) or the system store */
+    const char *ca_file; /* extra CA trusted besides the system store; NULL: the process default
+                          * (ck_httpc_set_ca_file) */
     long timeout_ms;     /* 0: 10 s */
     size_t limit;        /* response body cap; 0: CK_HTTPC_DEFAULT_LIMIT */
 };
@@ -33,7 +34,7 @@ struct ck_httpc_resp {
 
 /* One-time process setup (curl_global_init). */
 int ck_httpc_global_init(void);
-/* Sets the CA file used when a request names none (copied). */
+/* Sets the CA file trusted, in addition to the system store, when a request names none (copied). */
 void ck_httpc_set_ca_file(const char *path);
 
 /*

@@ -87,6 +87,7 @@ void arm_handle_operator(struct arm_call *c)
         arm_reply_unauthenticated(c);
         return;
     }
+    ck_req_set_principal(c->req, "operator");
     if (strcmp(path, "/operator/arm/subscriptions") != 0 && strcmp(path, "/operator/arm/subscriptions/") != 0) {
         arm_reply_error(c, 404, "NotFound", "No operator API at this path.");
         return;
