@@ -48,8 +48,9 @@ test("wrong client secret -> 401 AADSTS7000215", async () => {
   await rejectsAadsts(secretCredential(isv, "wrong-secret").getToken(`${ARM}/.default`), 7000215);
 });
 
-test("unknown tenant -> 400 invalid_tenant AADSTS90002", async () => {
-  assertAadsts(await tokenRequest(crypto.randomUUID(), good()), 400, "invalid_tenant", 90002);
+// Entra answers invalid_request at the token endpoint and invalid_tenant at discovery (wire reference A.4).
+test("unknown tenant -> 400 invalid_request AADSTS90002", async () => {
+  assertAadsts(await tokenRequest(crypto.randomUUID(), good()), 400, "invalid_request", 90002);
   const d = await raw(`${AUTHORITY}/${crypto.randomUUID()}/v2.0/.well-known/openid-configuration`);
   assert.ok(d.status === 400 || d.status === 404, `${d.status} ${d.text}`);
 });

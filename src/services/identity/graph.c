@@ -197,7 +197,7 @@ static void graph_app_list(struct graph_call *g)
     ck_db_lock(g->idp->db);
     if (ck_db_prepare(g->idp->db,
                       "SELECT object_id FROM applications WHERE tenant_id = ?1 AND kind = 'app'"
-                      " AND (?2 = '' OR app_id = ?2) ORDER BY created_at, object_id",
+                      " AND (?2 = '' OR app_id = lower(?2)) ORDER BY created_at, object_id",
                       &st) == CK_OK) {
         ck_db_bind_text(st, 1, g->claims.tid);
         ck_db_bind_text(st, 2, want);

@@ -88,7 +88,8 @@ int idp_sp_insert(struct idp *idp, const char *app_id, const char *tid, const ch
 /* Adds a client secret to an app; *secret_text receives the secret (caller frees the secret). */
 int idp_secret_add(struct idp *idp, const char *app_object_id, const char *display_name, int64_t end_at,
                    char key_id[37], struct ck_secret **secret_text, char hint[4]);
-/* Returns 1 when secret matches a current secret of the app (constant-time per secret). */
+/* Returns 1 when secret matches a current secret of the app, 2 when it matches only a secret outside
+ * its validity window (expired or not yet valid), 0 otherwise. Each compare is constant-time. */
 int idp_secret_check(struct idp *idp, const char *app_object_id, const char *secret, size_t len);
 
 /* ---- keys.c ---- */

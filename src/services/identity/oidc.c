@@ -76,7 +76,8 @@ void idp_handle_tenant_path(struct idp *idp, struct ck_req *req, struct ck_resp 
         if (*c >= 'A' && *c <= 'Z')
             *c = (char)(*c - 'A' + 'a');
     if (!ck_uuid_valid(tid) || !idp_tenant_exists(idp, tid)) {
-        idp_aad_error(req, resp, 400, "invalid_tenant", 90002,
+        /* Entra names this invalid_request at the token endpoint and invalid_tenant elsewhere. */
+        idp_aad_error(req, resp, 400, strcmp(rest, "/oauth2/v2.0/token") == 0 ? "invalid_request" : "invalid_tenant", 90002,
                       "Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into "
                       "the correct cloud.", tid);
         return;

@@ -129,7 +129,8 @@ out:
 
 int idp_app_by_app_id(struct idp *idp, struct ck_arena *a, const char *app_id, struct idp_app *out)
 {
-    return idp_app_query(idp, a, "SELECT " IDP_APP_COLS " FROM applications WHERE app_id = ?1", app_id, out);
+    /* App ids are GUIDs, stored in lower case and matched without regard to case. */
+    return idp_app_query(idp, a, "SELECT " IDP_APP_COLS " FROM applications WHERE app_id = lower(?1)", app_id, out);
 }
 
 int idp_app_by_object_id(struct idp *idp, struct ck_arena *a, const char *oid, struct idp_app *out)
@@ -175,7 +176,7 @@ out:
 
 int idp_sp_by_app(struct idp *idp, struct ck_arena *a, const char *app_id, const char *tid, struct idp_sp *out)
 {
-    return idp_sp_query(idp, a, "SELECT " IDP_SP_COLS " FROM service_principals WHERE app_id = ?1 AND tenant_id = ?2",
+    return idp_sp_query(idp, a, "SELECT " IDP_SP_COLS " FROM service_principals WHERE app_id = lower(?1) AND tenant_id = ?2",
                         app_id, tid, out);
 }
 
@@ -316,6 +317,8 @@ int idp_secret_check(struct idp *idp, const char *app_object_id, const char *sec
             int eq = ck_ct_equal(h, sizeof(h), hash, hl);
             if (eq && ck_db_col_int64(st, 2) <= now + CK_JWT_SKEW_SECONDS && ck_db_col_int64(st, 3) > now)
                 match = 1;
+            else if (eq && match == 0)
+                match = 2;
         }
     }
     ck_db_stmt_free(st);

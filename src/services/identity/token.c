@@ -421,7 +421,15 @@ void idp_handle_token(struct idp *idp, struct ck_req *req, struct ck_resp *resp,
         return;
     }
     if (secret != NULL) {
-        if (!idp_secret_check(idp, app.object_id, secret, strlen(secret))) {
+        int sc = idp_secret_check(idp, app.object_id, secret, strlen(secret));
+        if (sc == 2) {
+            idp_aad_error(req, resp, 401, "invalid_client", 7000222,
+                          "The provided client secret keys for app '%s' are expired. Visit the Azure portal to create "
+                          "new keys for your app, or consider using certificate credentials for added security.",
+                          app.app_id);
+            return;
+        }
+        if (sc != 1) {
             idp_aad_error(req, resp, 401, "invalid_client", 7000215,
                           "Invalid client secret provided. Ensure the secret being sent in the request is the client "
                           "secret value, not the client secret ID, for a secret added to app '%s'.", app.app_id);
