@@ -55,6 +55,14 @@ curl_ca() { curl -sS --max-time 20 --cacert "$ca" "$@"; }
 
 # ---- first start ----
 start "$work/log1"
+
+# DESIGN.md section 6, invariant 2: core dumps of the daemon would carry keys; it turns them off.
+dpid=$(pgrep -P "$pid" -x crosskeyd || echo "$pid")
+if grep -Eq '^Max core file size +0 +0 ' "/proc/$dpid/limits"; then
+    ok "core dumps are disabled in the daemon"
+else
+    fail "core dumps are not disabled: $(grep 'core file' "/proc/$dpid/limits")"
+fi
 for k in authority arm graph blob managedIdentity caFile; do
     if jq -e --arg k "$k" 'has($k)' "$data/endpoints.json" >/dev/null; then ok "endpoints.json has $k"
     else fail "endpoints.json lacks $k"; fi
