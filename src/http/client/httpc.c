@@ -12,6 +12,47 @@
 static char *ck_httpc_ca;
 static pthread_mutex_t ck_httpc_ca_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* One curl handle per thread, kept between requests so that connections (and their TLS
+ * sessions) are reused: service-to-service calls then cost a round trip, not a handshake. */
+static pthread_key_t ck_httpc_tls_key;
+static pthread_once_t ck_httpc_once = PTHREAD_ONCE_INIT;
+
+static void ck_httpc_handle_free(void *h)
+{
+    curl_easy_cleanup(h);
+}
+
+static void ck_httpc_key_init(void)
+{
+    pthread_key_create(&ck_httpc_tls_key, ck_httpc_handle_free);
+}
+
+static CURL *ck_httpc_handle(void)
+{
+    pthread_once(&ck_httpc_once, ck_httpc_key_init);
+    CURL *c = pthread_getspecific(ck_httpc_tls_key);
+    if (c != NULL) {
+        curl_easy_reset(c);
+        return c;
+    }
+    c = curl_easy_init();
+    if (c != NULL && pthread_setspecific(ck_httpc_tls_key, c) != 0) {
+        curl_easy_cleanup(c);
+        return NULL;
+    }
+    return c;
+}
+
+void ck_httpc_thread_cleanup(void)
+{
+    pthread_once(&ck_httpc_once, ck_httpc_key_init);
+    CURL *c = pthread_getspecific(ck_httpc_tls_key);
+    if (c != NULL) {
+        pthread_setspecific(ck_httpc_tls_key, NULL);
+        curl_easy_cleanup(c);
+    }
+}
+
 int ck_httpc_global_init(void)
 {
     return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? CK_OK : CK_E_INTERNAL;
@@ -44,7 +85,7 @@ static size_t ck_httpc_header(char *p, size_t size, size_t n, void *arg)
 
 int ck_httpc_do(const struct ck_httpc_req *req, struct ck_httpc_resp *resp)
 {
-    CURL *c = curl_easy_init();
+    CURL *c = ck_httpc_handle();
     struct curl_slist *hdrs = NULL;
     char ca[4096] = "";
     int rc = CK_E_UNAVAILABLE;
@@ -113,8 +154,10 @@ int ck_httpc_do(const struct ck_httpc_req *req, struct ck_httpc_resp *resp)
         rc = CK_E_NOMEM;
     }
 out:
+    /* Leave no pointer into this call's memory behind in the kept handle. */
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
     curl_slist_free_all(hdrs);
-    curl_easy_cleanup(c);
     return rc;
 }
 

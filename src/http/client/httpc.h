@@ -44,6 +44,8 @@ void ck_httpc_set_ca_file(const char *path);
  */
 int ck_httpc_do(const struct ck_httpc_req *req, struct ck_httpc_resp *resp) CK_MUST_CHECK;
 void ck_httpc_resp_cleanup(struct ck_httpc_resp *resp);
+/* Frees the calling thread's kept connection handle (threads that end free theirs by themselves). */
+void ck_httpc_thread_cleanup(void);
 /* Returns a copy (caller frees) of the first response header with that name, or NULL. */
 char *ck_httpc_resp_header(const struct ck_httpc_resp *resp, const char *name);
 
