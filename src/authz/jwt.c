@@ -30,6 +30,7 @@ struct ck_vtenant {
     struct ck_vkey keys[CK_JWKS_MAX_KEYS];
     int nkeys;
     int is_static;      /* keys added directly; never fetched */
+    int fetch_failed;   /* the last fetch failed */
     int64_t fetched_at; /* 0: never */
 };
 
@@ -243,6 +244,7 @@ static int ck_jwks_fetch(struct ck_verifier *v, struct ck_vtenant *t)
         rc = CK_E_UNAVAILABLE;
     ck_httpc_resp_cleanup(&resp);
     t->fetched_at = ck_time_now();
+    t->fetch_failed = rc != CK_OK;
     if (rc != CK_OK)
         ck_log(CK_LOG_WARN, "jwks fetch for tenant %s failed: %s", t->tid, ck_err_text(rc));
     return rc;
@@ -275,7 +277,7 @@ static struct ck_pkey *ck_verifier_key(struct ck_verifier *v, const char *tid, c
         }
     }
     if (k == NULL)
-        *why = CK_TF_KEY;
+        *why = t->fetch_failed && t->nkeys == 0 ? CK_TF_UNAVAILABLE : CK_TF_KEY;
 out:
     pthread_mutex_unlock(&v->lock);
     return k;
@@ -374,6 +376,12 @@ enum ck_token_fail ck_verify_token(struct ck_verifier *v, const char *token, con
         why = CK_TF_ISSUER;
         goto out;
     }
+    /* A token for another tenant is refused before any key is looked up or fetched, so
+     * unauthenticated callers cannot make the verifier fetch or cache keys of arbitrary tenants. */
+    if (tenant != NULL && strcasecmp(tenant, tid) != 0) {
+        why = CK_TF_TENANT;
+        goto out;
+    }
     key = ck_verifier_key(v, tid, kid, &why);
     if (key == NULL)
         goto out;
@@ -423,10 +431,6 @@ enum ck_token_fail ck_verify_token(struct ck_verifier *v, const char *token, con
     }
     if (!ck_aud_ok(aud, audiences)) {
         why = CK_TF_AUDIENCE;
-        goto out;
-    }
-    if (tenant != NULL && strcmp(tenant, tid) != 0) {
-        why = CK_TF_TENANT;
         goto out;
     }
     *out = c;

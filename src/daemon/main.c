@@ -15,6 +15,7 @@
 #include "http/server/httpd.h"
 #include "services/arm/arm.h"
 #include "services/identity/identity.h"
+#include "services/vault/vault.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -35,7 +36,7 @@ struct ckd_opts {
     const char *host;
     long port, blob_port, mi_port;
     long vault_lo, vault_hi;
-    int role_identity, role_arm;
+    int role_identity, role_arm, role_vault;
 };
 
 static void ckd_usage(FILE *f)
@@ -46,8 +47,8 @@ static void ckd_usage(FILE *f)
             "  --port N             identity, ARM and Graph HTTPS port (default 8443; 0 picks a free port)\n"
             "  --blob-port N        blob HTTPS port (default 10443; the blob service is not in this build yet)\n"
             "  --mi-port N          managed-identity endpoint, plain HTTP on 127.0.0.1 (default 8180)\n"
-            "  --vault-ports A-B    port range for key vault origins (default 8500-8599)\n"
-            "  --roles LIST         services to run: identity,arm (default: all in this build)\n"
+            "  --vault-ports A-B    port range for key vault origins (default 8500-8599; 0-0: kernel-chosen)\n"
+            "  --roles LIST         services to run: identity,arm,vault (default: all in this build)\n"
             "  --listen ADDR        address for the HTTPS listeners (default 127.0.0.1)\n"
             "  --host NAME          host name clients use in URLs (default localhost)\n"
             "  --log-level LEVEL    debug, info, warn or error (default info)\n");
@@ -82,7 +83,7 @@ static int ckd_parse(int argc, char **argv, struct ckd_opts *o)
     o->vault_hi = 8599;
     o->listen = "127.0.0.1";
     o->host = "localhost";
-    o->role_identity = o->role_arm = 1;
+    o->role_identity = o->role_arm = o->role_vault = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
         case 'd': o->data = optarg; break;
@@ -97,15 +98,17 @@ static int ckd_parse(int argc, char **argv, struct ckd_opts *o)
             break;
         }
         case 'r': {
-            o->role_identity = o->role_arm = 0;
+            o->role_identity = o->role_arm = o->role_vault = 0;
             char *copy = strdup(optarg), *save = NULL;
             for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
                 if (strcmp(t, "identity") == 0)
                     o->role_identity = 1;
                 else if (strcmp(t, "arm") == 0)
                     o->role_arm = 1;
+                else if (strcmp(t, "vault") == 0)
+                    o->role_vault = 1;
                 else {
-                    fprintf(stderr, "crosskeyd: role '%s' is not in this build (available: identity, arm)\n", t);
+                    fprintf(stderr, "crosskeyd: role '%s' is not in this build (available: identity, arm, vault)\n", t);
                     free(copy);
                     return -1;
                 }
@@ -188,6 +191,33 @@ static int ckd_raw_key(const struct ck_secret *text, struct ck_secret **raw)
     return *raw ? CK_OK : CK_E_NOMEM;
 }
 
+/* Loads a 32-byte sealing key: from the file named by the environment variable env when set (an
+ * absolute path, created when missing), else from DIR/secrets/name. */
+static int ckd_master_key(const char *secrets_dir, const char *name, const char *env, struct ck_secret **text,
+                          struct ck_secret **raw)
+{
+    const char *ext = getenv(env);
+    int rc;
+    if (ext != NULL) {
+        char *dir = ck_strdup(ext), *slash = dir ? strrchr(dir, '/') : NULL;
+        if (dir == NULL || slash == NULL || slash == dir) {
+            ck_log(CK_LOG_ERROR, "%s must be an absolute path to a file", env);
+            ck_free(dir);
+            return CK_E_INVALID;
+        }
+        *slash = '\0';
+        rc = ckd_key_file(dir, slash + 1, CK_SEAL_KEY_LEN, text);
+        ck_free(dir);
+    } else {
+        rc = ckd_key_file(secrets_dir, name, CK_SEAL_KEY_LEN, text);
+    }
+    if (rc != CK_OK)
+        return rc;
+    if ((rc = ckd_raw_key(*text, raw)) != CK_OK)
+        ck_log(CK_LOG_ERROR, "the key in %s is not 32 bytes of base64url", ext ? ext : name);
+    return rc;
+}
+
 static int ckd_write_endpoints(const char *data, const char *main_origin, const char *mi, const char *ca)
 {
     char *path = ck_path_join(data, "endpoints.json");
@@ -207,11 +237,13 @@ int main(int argc, char **argv)
 {
     struct ckd_opts o;
     struct ck_secret *master_text = NULL, *master = NULL, *op_key = NULL, *rp_key = NULL;
+    struct ck_secret *kv_master_text = NULL, *kv_master = NULL;
     struct ckd_tls tls = {0};
     struct ck_httpd *main_l = NULL, *mi_l = NULL;
     struct idp *idp = NULL;
     struct arm *arm = NULL;
-    char *secrets_dir = NULL, *id_dir = NULL, *arm_dir = NULL, *endpoints = NULL;
+    struct kv *kv = NULL;
+    char *secrets_dir = NULL, *id_dir = NULL, *arm_dir = NULL, *kv_dir = NULL, *endpoints = NULL;
     char origin[300], mi_origin[64];
     sigset_t sigs;
     int exit_code = 1, sig = 0;
@@ -239,28 +271,14 @@ int main(int argc, char **argv)
     secrets_dir = ck_path_join(o.data, "secrets");
     id_dir = ck_path_join(o.data, "identity");
     arm_dir = ck_path_join(o.data, "arm");
-    if (secrets_dir == NULL || id_dir == NULL || arm_dir == NULL || ck_mkdirs(secrets_dir, 0700) != 0)
+    kv_dir = ck_path_join(o.data, "vault");
+    if (secrets_dir == NULL || id_dir == NULL || arm_dir == NULL || kv_dir == NULL || ck_mkdirs(secrets_dir, 0700) != 0)
         goto out;
-    const char *ext_master = getenv("CROSSKEY_MASTER_KEY_FILE");
-    if (ext_master != NULL) {
-        char *dir = ck_strdup(ext_master), *slash = dir ? strrchr(dir, '/') : NULL;
-        if (dir == NULL || slash == NULL) {
-            ck_log(CK_LOG_ERROR, "CROSSKEY_MASTER_KEY_FILE must be an absolute path");
-            ck_free(dir);
-            goto out;
-        }
-        *slash = '\0';
-        int rc = ckd_key_file(dir, slash + 1, CK_SEAL_KEY_LEN, &master_text);
-        ck_free(dir);
-        if (rc != CK_OK)
-            goto out;
-    } else if (ckd_key_file(secrets_dir, "master.key", CK_SEAL_KEY_LEN, &master_text) != CK_OK) {
+    if (ckd_master_key(secrets_dir, "master.key", "CROSSKEY_MASTER_KEY_FILE", &master_text, &master) != CK_OK)
         goto out;
-    }
-    if (ckd_raw_key(master_text, &master) != CK_OK) {
-        ck_log(CK_LOG_ERROR, "the master key is not 32 bytes of base64url");
+    if (o.role_vault &&
+        ckd_master_key(secrets_dir, "vault-master.key", "CROSSKEY_VAULT_MASTER_KEY_FILE", &kv_master_text, &kv_master) != CK_OK)
         goto out;
-    }
     if (ckd_key_file(secrets_dir, "operator.key", 32, &op_key) != CK_OK ||
         ckd_key_file(secrets_dir, "rp.key", 32, &rp_key) != CK_OK)
         goto out;
@@ -296,18 +314,38 @@ int main(int argc, char **argv)
     } else {
         mi_origin[0] = '\0';
     }
+    if (o.role_vault) {
+        struct kv_config kcfg = {.data_dir = kv_dir, .authority = origin, .arm_endpoint = origin,
+                                 .ca_file = tls.ca_file, .master_key = kv_master, .rp_key = rp_key,
+                                 .listen_addr = o.listen, .public_host = o.host, .tls_cert_pem = tls.chain_pem,
+                                 .tls_key_pem = (const char *)ck_secret_ptr(tls.key_pem),
+                                 .port_lo = (unsigned)o.vault_lo, .port_hi = (unsigned)o.vault_hi};
+        if (kv_new(&kcfg, &kv) != CK_OK || kv_mount(kv, main_l) != CK_OK) {
+            ck_log(CK_LOG_ERROR, "the vault service failed to start");
+            goto out;
+        }
+    }
     if (o.role_arm) {
         struct arm_config acfg = {.data_dir = arm_dir, .endpoint = origin, .authority = origin,
                                   .ca_file = tls.ca_file, .operator_key = op_key, .rp_key = rp_key};
         char rp_base[400];
         snprintf(rp_base, sizeof(rp_base), "%s/rp/identity", origin);
+        char kv_base[400];
+        snprintf(kv_base, sizeof(kv_base), "%s/rp/vault", origin);
         acfg.rps[0].ns = "Microsoft.ManagedIdentity";
         acfg.rps[0].base_url = rp_base;
-        acfg.nrps = 1;
+        acfg.rps[1].ns = "Microsoft.KeyVault";
+        acfg.rps[1].base_url = kv_base;
+        acfg.nrps = 2;
         if (arm_new(&acfg, &arm) != CK_OK || arm_mount(arm, main_l) != CK_OK) {
             ck_log(CK_LOG_ERROR, "the ARM service failed to start");
             goto out;
         }
+    }
+    /* Vault origins start once ARM (check-access) is mounted. */
+    if (kv != NULL && kv_start(kv) != CK_OK) {
+        ck_log(CK_LOG_ERROR, "the vault origins failed to start");
+        goto out;
     }
     if (ckd_write_endpoints(o.data, origin, mi_origin, tls.ca_file) != 0) {
         ck_log(CK_LOG_ERROR, "cannot write %s", endpoints);
@@ -319,12 +357,15 @@ int main(int argc, char **argv)
     ck_log(CK_LOG_INFO, "signal %d: draining requests in flight", sig);
     ck_httpd_quiesce(main_l);
     ck_httpd_quiesce(mi_l);
+    if (kv != NULL)
+        kv_drain(kv, CKD_DRAIN_MS);
     if (!ck_httpd_wait_idle(main_l, CKD_DRAIN_MS) || (mi_l && !ck_httpd_wait_idle(mi_l, CKD_DRAIN_MS)))
         ck_log(CK_LOG_WARN, "requests still in flight after %d ms; stopping anyway", CKD_DRAIN_MS);
     exit_code = 0;
 out:
     ck_httpd_free(main_l);
     ck_httpd_free(mi_l);
+    kv_free(kv);
     idp_free(idp);
     arm_free(arm);
     if (endpoints != NULL && exit_code == 0)
@@ -332,11 +373,14 @@ out:
     ckd_tls_cleanup(&tls);
     ck_secret_free(master_text);
     ck_secret_free(master);
+    ck_secret_free(kv_master_text);
+    ck_secret_free(kv_master);
     ck_secret_free(op_key);
     ck_secret_free(rp_key);
     ck_free(secrets_dir);
     ck_free(id_dir);
     ck_free(arm_dir);
+    ck_free(kv_dir);
     ck_free(endpoints);
     ck_log(CK_LOG_INFO, "crosskeyd stopped");
     return exit_code;

@@ -172,6 +172,11 @@ void ck_resp_status(struct ck_resp *resp, int status)
     resp->status = status;
 }
 
+int ck_resp_get_status(const struct ck_resp *resp)
+{
+    return resp->status;
+}
+
 void ck_resp_header(struct ck_resp *resp, const char *name, const char *value)
 {
     struct ck_hdr *h = ck_arena_alloc(resp->arena, sizeof(*h));

@@ -89,6 +89,8 @@ void ck_req_set_principal(struct ck_req *r, const char *who);
 
 /* ---- response ---- */
 void ck_resp_status(struct ck_resp *resp, int status);
+/* The status set so far (0 when none). */
+int ck_resp_get_status(const struct ck_resp *resp);
 /* Adds a header (both strings copied). */
 void ck_resp_header(struct ck_resp *resp, const char *name, const char *value);
 /* Sets the body (copied) and its content type. */

@@ -5,6 +5,7 @@
  * normalisation (doubled slashes collapse, fixed segments match without regard to case) and the
  * router that hands each request to its handler.
  */
+#include "authz/shared_key.h"
 #include "services/arm/arm_int.h"
 #include "core/codec.h"
 #include "core/log.h"
@@ -234,12 +235,7 @@ json_t *arm_body_object(struct arm_call *c, int allow_empty)
 
 int arm_internal_auth(struct ck_req *req, const char *scheme, const struct ck_secret *key)
 {
-    const char *h = ck_req_header(req, "Authorization");
-    size_t sl = strlen(scheme);
-    if (h == NULL || key == NULL || strncasecmp(h, scheme, sl) != 0 || h[sl] != ' ')
-        return 0;
-    h += sl + 1;
-    return ck_ct_equal(h, strlen(h), ck_secret_ptr(key), ck_secret_len(key));
+    return ck_shared_key_ok(ck_req_header(req, "Authorization"), scheme, key);
 }
 
 /* ---- subscription lookup and authorization ---- */

@@ -5,6 +5,7 @@
  * operator API and the managed-identity resource provider; plus the shared-key check.
  */
 #include "services/identity/idp_int.h"
+#include "authz/shared_key.h"
 #include "core/timeutil.h"
 
 #include <stdarg.h>
@@ -66,12 +67,5 @@ void idp_arm_error(struct ck_req *req, struct ck_resp *resp, int status, const c
 
 int idp_check_shared_key(struct ck_req *req, const char *scheme, const struct ck_secret *key)
 {
-    const char *h = ck_req_header(req, "Authorization");
-    size_t sl = strlen(scheme);
-    if (h == NULL || key == NULL || strncasecmp(h, scheme, sl) != 0 || h[sl] != ' ')
-        return 0;
-    const char *v = h + sl + 1;
-    /* The key files hold base64url text; compare the presented text with it. */
-    size_t klen = strnlen((const char *)ck_secret_ptr(key), ck_secret_len(key));
-    return ck_ct_equal(v, strlen(v), ck_secret_ptr(key), klen);
+    return ck_shared_key_ok(ck_req_header(req, "Authorization"), scheme, key);
 }

@@ -170,6 +170,15 @@ static enum ck_token_fail idp_verify_external(struct idp *idp, const char *token
     snprintf(url, sizeof(url), "%.*s/.well-known/openid-configuration", (int)(iss[il - 1] == '/' ? il - 1 : il), iss);
     if (idp_fetch_json(idp, url, &disc) != CK_OK)
         goto out;
+    /* OpenID Connect Discovery 1.0, section 4.3: the document's issuer must be the issuer asked for. */
+    const char *diss = ck_json_str(disc, "issuer");
+    size_t dl = diss ? strlen(diss) : 0, ql = strlen(iss);
+    if (dl > 0 && diss[dl - 1] == '/')
+        dl--;
+    if (ql > 0 && iss[ql - 1] == '/')
+        ql--;
+    if (diss == NULL || dl != ql || strncmp(diss, iss, dl) != 0)
+        goto out;
     const char *juri = ck_json_str(disc, "jwks_uri");
     if (juri == NULL || strncmp(juri, "https://", 8) != 0 || idp_fetch_json(idp, juri, &jwks) != CK_OK)
         goto out;

@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The vault audit log: one record per data-plane request (time, caller oid, appid and tid,
+ * operation, kid, result, client address, request id), chained by SHA-256 so that removing,
+ * reordering or editing a record is detected: hash = SHA-256(prevHash || "\n" || canonical record),
+ * hex-encoded, where the canonical record is its JSON with sorted keys and no spaces
+ * (docs/vault.md). Owners read it through ARM: {vault id}/auditRecords and {vault id}/verifyAudit.
+ */
+#include "services/vault/kv_int.h"
+#include "core/codec.h"
+#include "core/timeutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *kv_audit_canonical(const json_t *record)
+{
+    return json_dumps(record, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+}
+
+static char *kv_audit_hash(const char *prev, const char *canonical)
+{
+    struct ck_buf b;
+    uint8_t h[CK_SHA256_LEN];
+    char *out = NULL;
+    ck_buf_init(&b, 1 << 20);
+    if (ck_buf_puts(&b, prev) == CK_OK && ck_buf_puts(&b, "\n") == CK_OK && ck_buf_puts(&b, canonical) == CK_OK) {
+        ck_sha256(b.data, b.len, h);
+        out = ck_hex_encode(h, sizeof(h));
+    }
+    ck_buf_cleanup(&b);
+    return out;
+}
+
+int kv_audit_append(struct kv *kv, const char *vault, const struct kv_caller *c, const char *operation,
+                    const char *kid, int result, const char *client_address, const char *request_id)
+{
+    struct ck_db_stmt *st = NULL;
+    char ts[40], prev[65] = KV_ZERO_HASH;
+    char *canon = NULL, *hash = NULL;
+    int64_t seq = 1;
+    int rc = CK_E_DB;
+
+    ck_time_iso8601(ck_time_now(), ts, sizeof(ts));
+    ck_db_lock(kv->db);
+    if (ck_db_begin(kv->db) != CK_OK)
+        goto unlock;
+    if (ck_db_prepare(kv->db, "SELECT seq, hash FROM audit WHERE vault = ?1 ORDER BY seq DESC LIMIT 1", &st) != CK_OK)
+        goto rollback;
+    ck_db_bind_text(st, 1, vault);
+    int s = ck_db_step(st);
+    if (s < 0)
+        goto rollback;
+    if (s == 1) {
+        seq = ck_db_col_int64(st, 0) + 1;
+        snprintf(prev, sizeof(prev), "%s", ck_db_col_text(st, 1));
+    }
+    ck_db_stmt_free(st);
+    st = NULL;
+    json_t *r = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s?,s:i,s:s,s:s}", "sequence", (json_int_t)seq, "time", ts,
+                          "vault", vault, "callerOid", c->claims.oid, "callerAppId", c->claims.appid, "callerTenantId",
+                          c->claims.tid, "operation", operation, "kid", kid, "result", result, "clientAddress",
+                          client_address ? client_address : "", "requestId", request_id);
+    canon = r ? kv_audit_canonical(r) : NULL;
+    json_decref(r);
+    hash = canon ? kv_audit_hash(prev, canon) : NULL;
+    if (hash == NULL)
+        goto rollback;
+    if (ck_db_prepare(kv->db, "INSERT INTO audit (vault, seq, record, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5)",
+                      &st) != CK_OK)
+        goto rollback;
+    ck_db_bind_text(st, 1, vault);
+    ck_db_bind_int64(st, 2, seq);
+    ck_db_bind_text(st, 3, canon);
+    ck_db_bind_text(st, 4, prev);
+    ck_db_bind_text(st, 5, hash);
+    if (ck_db_step(st) < 0)
+        goto rollback;
+    ck_db_stmt_free(st);
+    st = NULL;
+    if (ck_db_commit(kv->db) != CK_OK)
+        goto rollback;
+    rc = CK_OK;
+    goto unlock;
+rollback:
+    ck_db_stmt_free(st);
+    ck_db_rollback(kv->db);
+unlock:
+    ck_db_unlock(kv->db);
+    free(canon);
+    ck_free(hash);
+    return rc;
+}
+
+void kv_audit_list(struct kv *kv, struct ck_req *req, struct ck_resp *resp, const char *vault)
+{
+    struct ck_db_stmt *st = NULL;
+    const char *top_s = ck_req_query(req, "$top");
+    const char *skip_s = ck_req_query(req, "$skiptoken");
+    const char *caller = ck_req_query(req, "callerOid");
+    long top = 100;
+    long long after = 0, last = 0;
+    int n = 0, more = 0;
+    json_t *arr = json_array();
+    if (top_s != NULL) {
+        char *end = NULL;
+        top = strtol(top_s, &end, 10);
+        if (*top_s == '\0' || *end != '\0' || top < 1 || top > 1000) {
+            json_decref(arr);
+            json_t *e = json_pack("{s:{s:s,s:s}}", "error", "code", "InvalidParameter", "message",
+                                  "$top must be an integer from 1 to 1000.");
+            ck_resp_json(resp, 400, e);
+            json_decref(e);
+            return;
+        }
+    }
+    if (skip_s != NULL) {
+        char *end = NULL;
+        after = strtoll(skip_s, &end, 10);
+        if (*skip_s == '\0' || *end != '\0' || after < 0)
+            after = 0;
+    }
+    ck_db_lock(kv->db);
+    if (ck_db_prepare(kv->db, "SELECT seq, record, prev_hash, hash FROM audit WHERE vault = ?1 AND seq > ?2"
+                              " ORDER BY seq LIMIT ?3", &st) == CK_OK) {
+        ck_db_bind_text(st, 1, vault);
+        ck_db_bind_int64(st, 2, after);
+        /* With a caller filter, records are scanned in pages until the page fills. */
+        ck_db_bind_int64(st, 3, caller ? 100000 : top + 1);
+        while (ck_db_step(st) == 1) {
+            const char *text = ck_db_col_text(st, 1);
+            json_t *r = ck_json_parse_object(text, strlen(text), NULL, 0);
+            if (r == NULL)
+                continue;
+            if (caller != NULL) {
+                const char *oid = ck_json_str(r, "callerOid");
+                if (oid == NULL || strcmp(oid, caller) != 0) {
+                    json_decref(r);
+                    continue;
+                }
+            }
+            if (n == top) {
+                more = 1;
+                json_decref(r);
+                break;
+            }
+            json_object_set_new(r, "prevHash", json_string(ck_db_col_text(st, 2)));
+            json_object_set_new(r, "hash", json_string(ck_db_col_text(st, 3)));
+            json_array_append_new(arr, r);
+            last = ck_db_col_int64(st, 0);
+            n++;
+        }
+    }
+    ck_db_stmt_free(st);
+    ck_db_unlock(kv->db);
+    json_t *o = json_pack("{s:o}", "value", arr);
+    if (more) {
+        char *next = ck_arena_printf(ck_req_arena(req), "%s%s/auditRecords?api-version=%s&$top=%ld&$skiptoken=%lld%s%s",
+                                     kv->arm_endpoint, ck_req_path(req) + strlen("/rp/vault"), "2026-02-01", top, last,
+                                     caller ? "&callerOid=" : "", caller ? caller : "");
+        /* The path already ends in /auditRecords. */
+        if (next != NULL) {
+            char *dup = strstr(next, "/auditRecords/auditRecords");
+            if (dup != NULL)
+                memmove(dup, dup + strlen("/auditRecords"), strlen(dup + strlen("/auditRecords")) + 1);
+        }
+        json_object_set_new(o, "nextLink", next ? json_string(next) : json_null());
+    } else {
+        json_object_set_new(o, "nextLink", json_null());
+    }
+    ck_resp_json(resp, 200, o);
+    json_decref(o);
+}
+
+void kv_audit_verify(struct kv *kv, struct ck_req *req, struct ck_resp *resp, const char *vault)
+{
+    struct ck_db_stmt *st = NULL;
+    char prev[65] = KV_ZERO_HASH;
+    long long expect = 1, count = 0, bad = -1;
+    (void)req;
+    ck_db_lock(kv->db);
+    if (ck_db_prepare(kv->db, "SELECT seq, record, prev_hash, hash FROM audit WHERE vault = ?1 ORDER BY seq", &st) == CK_OK) {
+        ck_db_bind_text(st, 1, vault);
+        while (ck_db_step(st) == 1) {
+            long long seq = ck_db_col_int64(st, 0);
+            const char *text = ck_db_col_text(st, 1);
+            const char *ph = ck_db_col_text(st, 2);
+            const char *h = ck_db_col_text(st, 3);
+            json_t *r = ck_json_parse_object(text, strlen(text), NULL, 0);
+            char *canon = r ? kv_audit_canonical(r) : NULL;
+            char *calc = canon ? kv_audit_hash(prev, canon) : NULL;
+            /* The stored text must be canonical, carry its own sequence, and chain to the previous hash. */
+            int ok = seq == expect && canon != NULL && strcmp(canon, text) == 0 && ck_json_int(r, "sequence", -1) == seq &&
+                     strcmp(ph, prev) == 0 && calc != NULL && strcmp(calc, h) == 0;
+            json_decref(r);
+            free(canon);
+            ck_free(calc);
+            count++;
+            if (!ok) {
+                bad = seq == expect ? seq : expect;
+                break;
+            }
+            snprintf(prev, sizeof(prev), "%s", h);
+            expect++;
+        }
+    }
+    ck_db_stmt_free(st);
+    ck_db_unlock(kv->db);
+    json_t *o = json_pack("{s:b,s:I}", "valid", bad < 0, "records", (json_int_t)count);
+    json_object_set_new(o, "firstBadSequence", bad < 0 ? json_null() : json_integer(bad));
+    ck_resp_json(resp, 200, o);
+    json_decref(o);
+}

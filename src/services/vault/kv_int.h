@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef CK_SERVICES_KV_INT_H
+#define CK_SERVICES_KV_INT_H
+
+/* Key vault service internals shared by its source files. */
+#include "authz/jwt.h"
+#include "core/secret.h"
+#include "crypto/crypto.h"
+#include "db/db.h"
+#include "http/server/httpd.h"
+#include "services/vault/vault.h"
+
+#include <pthread.h>
+#include <stdint.h>
+
+#define KV_DEFAULT_RESOURCE "https://vault.azure.net"
+#define KV_APP_ID "cfa8b339-82a2-471a-a3c9-0fc0be7a4093"
+#define KV_BODY_LIMIT (1u << 20)
+#define KV_MAX_TAGS 15
+#define KV_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+
+/* One vault's HTTPS origin. */
+struct kv_origin {
+    struct kv_origin *next;
+    struct kv *kv;
+    char name[32];
+    unsigned port;
+    struct ck_httpd *httpd;
+};
+
+struct kv {
+    struct kv_config cfg; /* strings below are owned copies */
+    char *data_dir, *authority, *arm_endpoint, *ca_file, *listen_addr, *public_host, *tls_cert, *tls_key;
+    char *resource;
+    struct ck_secret *master_key;
+    struct ck_secret *rp_key;
+    struct ck_db *db;
+    struct ck_verifier *verifier;
+    pthread_mutex_t lock; /* guards origins */
+    struct kv_origin *origins;
+};
+
+/* A vault row; strings live in the caller's arena. */
+struct kv_vault {
+    char *name, *arm_id, *sub, *rg, *location, *tags, *tenant_id, *sku;
+    int retention_days, purge_protection, rbac;
+    unsigned port;
+    int64_t created_at, updated_at, deleted_at;
+};
+
+/* A key version row. */
+struct kv_version {
+    char *name, *version, *kty, *crv, *key_ops, *tags, *public_jwk;
+    int key_size, enabled;
+    int64_t nbf, exp, created, updated, seq; /* nbf, exp: 0 when unset */
+    uint8_t *sealed;
+    size_t sealed_len;
+};
+
+/* The caller of a data-plane request, after authentication. */
+struct kv_caller {
+    struct ck_claims claims;
+};
+
+/* ---- kv_store.c ---- */
+int kv_store_open(struct kv *kv);
+/* Loads a vault by name (case-insensitive); include_deleted selects soft-deleted ones too. */
+int kv_vault_get(struct kv *kv, struct ck_arena *a, const char *name, int include_deleted, struct kv_vault *out);
+int kv_vault_by_port(struct kv *kv, struct ck_arena *a, unsigned port, struct kv_vault *out);
+/* Key versions: latest (version NULL or "") or one version of a key that is not deleted. */
+int kv_version_get(struct kv *kv, struct ck_arena *a, const char *vault, const char *name, const char *version,
+                   int deleted, struct kv_version *out);
+const char *kv_recovery_level(const struct kv_vault *v);
+
+/* ---- kv_rp.c ---- */
+void kv_handle_rp(struct kv *kv, struct ck_req *req, struct ck_resp *resp);
+
+/* ---- kv_origin.c ---- */
+/* Starts the origin of one vault, choosing a port when it has none; updates the stored port. */
+int kv_origin_start(struct kv *kv, const char *name, unsigned *port);
+void kv_origin_stop(struct kv *kv, const char *name);
+/* Writes a Key Vault error: {"error":{"code","message","innererror":{"code"}}}. */
+void kv_error(struct ck_resp *resp, int status, const char *code, const char *inner, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Asks ARM whether the caller may perform a data action at scope. Returns 1 allowed, 0 denied, -1
+ * when ARM could not answer. */
+int kv_check_access(struct kv *kv, const struct kv_caller *c, const char *scope, const char *action);
+
+/* ---- kv_keys.c ---- */
+/* Serves one authenticated data-plane request of vault v. */
+void kv_handle_keys(struct kv *kv, const struct kv_vault *v, const struct kv_caller *c, struct ck_req *req,
+                    struct ck_resp *resp, const char **operation, char **kid);
+
+/* ---- kv_audit.c ---- */
+/* Appends one record to the vault's hash-chained audit log. */
+int kv_audit_append(struct kv *kv, const char *vault, const struct kv_caller *c, const char *operation,
+                    const char *kid, int result, const char *client_address, const char *request_id);
+/* The canonical text hashed for a record (docs/vault.md). Caller frees. */
+char *kv_audit_canonical(const json_t *record);
+/* Writes the audit records and the chain check for the RP routes. */
+void kv_audit_list(struct kv *kv, struct ck_req *req, struct ck_resp *resp, const char *vault);
+void kv_audit_verify(struct kv *kv, struct ck_req *req, struct ck_resp *resp, const char *vault);
+
+#endif

@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The vault service object and the vault origins. Each vault is served on its own HTTPS origin.
+ * A data-plane request is authenticated before anything else (wire reference B.1): without a
+ * bearer token it gets 401 with the challenge naming the vault's tenant; a token must be RS256
+ * from the vault's tenant, for the vault resource, and current. Authorization is asked of ARM
+ * (check-access) on every request, so role changes apply to the next one. Every authenticated
+ * request lands in the vault's audit log.
+ */
+#include "services/vault/kv_int.h"
+#include "core/log.h"
+#include "http/client/httpc.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static char *kv_dup(const char *s)
+{
+    return s ? ck_strdup(s) : NULL;
+}
+
+int kv_new(const struct kv_config *cfg, struct kv **out)
+{
+    struct kv *kv = ck_calloc(1, sizeof(*kv));
+    struct ck_verifier_config vc = {0};
+    int rc = CK_E_NOMEM;
+    if (kv == NULL)
+        return CK_E_NOMEM;
+    pthread_mutex_init(&kv->lock, NULL);
+    kv->cfg = *cfg;
+    if (cfg->master_key == NULL || ck_secret_len(cfg->master_key) != CK_SEAL_KEY_LEN) {
+        rc = CK_E_INVALID;
+        goto fail;
+    }
+    kv->data_dir = kv_dup(cfg->data_dir);
+    kv->authority = kv_dup(cfg->authority);
+    kv->arm_endpoint = kv_dup(cfg->arm_endpoint);
+    kv->ca_file = kv_dup(cfg->ca_file);
+    kv->listen_addr = kv_dup(cfg->listen_addr ? cfg->listen_addr : "127.0.0.1");
+    kv->public_host = kv_dup(cfg->public_host ? cfg->public_host : "localhost");
+    kv->tls_cert = kv_dup(cfg->tls_cert_pem);
+    kv->tls_key = kv_dup(cfg->tls_key_pem);
+    kv->resource = kv_dup(cfg->resource ? cfg->resource : KV_DEFAULT_RESOURCE);
+    kv->master_key = ck_secret_from(ck_secret_ptr(cfg->master_key), ck_secret_len(cfg->master_key));
+    kv->rp_key = cfg->rp_key ? ck_secret_from(ck_secret_ptr(cfg->rp_key), ck_secret_len(cfg->rp_key)) : NULL;
+    if (kv->data_dir == NULL || kv->authority == NULL || kv->arm_endpoint == NULL || kv->master_key == NULL ||
+        kv->resource == NULL || kv->listen_addr == NULL || kv->public_host == NULL)
+        goto fail;
+    vc.authority = kv->authority;
+    vc.ca_file = kv->ca_file;
+    if ((rc = ck_verifier_new(&vc, &kv->verifier)) != CK_OK)
+        goto fail;
+    if ((rc = kv_store_open(kv)) != CK_OK) {
+        ck_log(CK_LOG_ERROR, "vault: cannot open the store under %s", kv->data_dir);
+        goto fail;
+    }
+    *out = kv;
+    return CK_OK;
+fail:
+    kv_free(kv);
+    return rc;
+}
+
+void kv_free(struct kv *kv)
+{
+    if (kv == NULL)
+        return;
+    while (kv->origins != NULL) {
+        struct kv_origin *o = kv->origins;
+        kv->origins = o->next;
+        ck_httpd_free(o->httpd);
+        ck_free(o);
+    }
+    ck_verifier_free(kv->verifier);
+    ck_db_free(kv->db);
+    ck_secret_free(kv->master_key);
+    ck_secret_free(kv->rp_key);
+    if (kv->tls_key != NULL)
+        ck_freezero(kv->tls_key, strlen(kv->tls_key));
+    ck_free(kv->data_dir);
+    ck_free(kv->authority);
+    ck_free(kv->arm_endpoint);
+    ck_free(kv->ca_file);
+    ck_free(kv->listen_addr);
+    ck_free(kv->public_host);
+    ck_free(kv->tls_cert);
+    ck_free(kv->resource);
+    pthread_mutex_destroy(&kv->lock);
+    ck_free(kv);
+}
+
+void kv_error(struct ck_resp *resp, int status, const char *code, const char *inner, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    json_t *e = json_pack("{s:s,s:s}", "code", code, "message", msg);
+    if (e != NULL && inner != NULL)
+        json_object_set_new(e, "innererror", json_pack("{s:s}", "code", inner));
+    json_t *body = json_pack("{s:o}", "error", e);
+    ck_resp_json(resp, status, body);
+    json_decref(body);
+}
+
+static void kv_challenge(struct kv *kv, struct ck_resp *resp, const char *tenant)
+{
+    char h[512];
+    snprintf(h, sizeof(h), "Bearer authorization=\"%s/%s\", resource=\"%s\"", kv->authority, tenant, kv->resource);
+    ck_resp_header(resp, "WWW-Authenticate", h);
+}
+
+int kv_check_access(struct kv *kv, const struct kv_caller *c, const char *scope, const char *action)
+{
+    struct ck_httpc_req rq = {0};
+    struct ck_httpc_resp rs;
+    char url[600], auth[128];
+    int allowed = -1;
+    json_t *body = json_pack("{s:s,s:s,s:s,s:s,s:b}", "principalId", c->claims.oid, "tenantId", c->claims.tid,
+                             "scope", scope, "action", action, "isDataAction", 1);
+    char *text = body ? ck_json_dump(body) : NULL;
+    json_decref(body);
+    if (text == NULL || kv->rp_key == NULL)
+        goto out;
+    snprintf(url, sizeof(url), "%s/rp/arm/checkAccess", kv->arm_endpoint);
+    snprintf(auth, sizeof(auth), "Authorization: RP %.*s", (int)ck_secret_len(kv->rp_key),
+             (const char *)ck_secret_ptr(kv->rp_key));
+    rq.method = "POST";
+    rq.url = url;
+    rq.headers[0] = auth;
+    rq.headers[1] = "Content-Type: application/json";
+    rq.body = text;
+    rq.body_len = strlen(text);
+    rq.ca_file = kv->ca_file;
+    rq.timeout_ms = 5000;
+    if (ck_httpc_do(&rq, &rs) == CK_OK && rs.status == 200) {
+        json_t *r = ck_json_parse_object(rs.body.data, rs.body.len, NULL, 0);
+        if (r != NULL && json_is_boolean(json_object_get(r, "allowed")))
+            allowed = ck_json_bool(r, "allowed", 0);
+        json_decref(r);
+    } else {
+        ck_log(CK_LOG_WARN, "vault: check-access at ARM failed (status %ld)", rs.status);
+    }
+    ck_httpc_resp_cleanup(&rs);
+    ck_wipe(auth, sizeof(auth));
+out:
+    free(text);
+    return allowed;
+}
+
+/* Authenticates the bearer token for vault v. Returns 1, or writes a 401 and returns 0. */
+static int kv_authenticate(struct kv *kv, const struct kv_vault *v, struct ck_req *req, struct ck_resp *resp,
+                           struct kv_caller *c)
+{
+    const char *tok = ck_bearer_token(ck_req_header(req, "Authorization"));
+    char res_slash[300];
+    snprintf(res_slash, sizeof(res_slash), "%s/", kv->resource);
+    const char *auds[] = {kv->resource, res_slash, KV_DEFAULT_RESOURCE, KV_DEFAULT_RESOURCE "/", KV_APP_ID, NULL};
+    if (tok == NULL) {
+        kv_challenge(kv, resp, v->tenant_id);
+        kv_error(resp, 401, "Unauthorized", NULL, "AKV10000: Request is missing a Bearer or PoP token.");
+        return 0;
+    }
+    enum ck_token_fail why = ck_verify_token(kv->verifier, tok, auds, v->tenant_id, &c->claims);
+    if (why == CK_TF_NONE)
+        return 1;
+    kv_challenge(kv, resp, v->tenant_id);
+    if (why == CK_TF_TENANT) {
+        json_t *h = NULL, *p = NULL;
+        const char *iss = "";
+        if (ck_jwt_decode_unverified(tok, &h, &p) == CK_OK && ck_json_str(p, "iss") != NULL)
+            iss = ck_json_str(p, "iss");
+        kv_error(resp, 401, "Unauthorized", NULL,
+                 "AKV10032: Invalid issuer. Expected one of https://sts.windows.net/%s/, "
+                 "https://login.microsoftonline.com/%s/v2.0, found %.200s.",
+                 v->tenant_id, v->tenant_id, iss);
+        json_decref(h);
+        json_decref(p);
+    } else if (why == CK_TF_AUDIENCE) {
+        kv_error(resp, 401, "Unauthorized", NULL, "AKV10022: Invalid audience. Expected %s.", kv->resource);
+    } else if (why == CK_TF_EXPIRED) {
+        kv_error(resp, 401, "Unauthorized", NULL, "AKV10001: The token has expired.");
+    } else {
+        kv_error(resp, 401, "Unauthorized", NULL, "AKV10001: The access token is not valid: %s.", ck_token_fail_text(why));
+    }
+    return 0;
+}
+
+static void kv_data_handler(void *ctx, struct ck_req *req, struct ck_resp *resp)
+{
+    struct kv_origin *o = ctx;
+    struct kv *kv = o->kv;
+    struct kv_vault v;
+    struct kv_caller c;
+    const char *operation = NULL;
+    char *kid = NULL;
+
+    if (kv_vault_get(kv, ck_req_arena(req), o->name, 0, &v) != CK_OK) {
+        kv_error(resp, 404, "VaultNotFound", NULL, "The vault '%s' does not exist.", o->name);
+        return;
+    }
+    memset(&c, 0, sizeof(c));
+    if (!kv_authenticate(kv, &v, req, resp, &c))
+        return;
+    ck_req_set_principal(req, c.claims.oid);
+    kv_handle_keys(kv, &v, &c, req, resp, &operation, &kid);
+    if (operation != NULL) {
+        int status = ck_resp_get_status(resp);
+        if (kv_audit_append(kv, v.name, &c, operation, kid, status, ck_req_peer(req), ck_req_id(req)) != CK_OK)
+            ck_log(CK_LOG_ERROR, "vault %s: the audit record for request %s could not be written", v.name, ck_req_id(req));
+    }
+}
+
+static void kv_data_error(void *ctx, struct ck_req *req, struct ck_resp *resp, int status, const char *code,
+                          const char *message)
+{
+    (void)ctx;
+    (void)req;
+    kv_error(resp, status, status == 413 ? "RequestEntityTooLarge" : code, NULL, "%s", message);
+}
+
+int kv_origin_start(struct kv *kv, const char *name, unsigned *port)
+{
+    struct kv_origin *o = ck_calloc(1, sizeof(*o));
+    int rc = CK_E_IO;
+    if (o == NULL)
+        return CK_E_NOMEM;
+    o->kv = kv;
+    snprintf(o->name, sizeof(o->name), "%s", name);
+    struct ck_httpd_config hc = {.bind_addr = kv->listen_addr, .tls_cert_pem = kv->tls_cert,
+                                 .tls_key_pem = kv->tls_key, .name = "vault"};
+    /* The stored port first, then the configured range (0-0: the kernel chooses). */
+    unsigned candidates[2] = {*port, 0};
+    for (int i = 0; i < 2 && o->httpd == NULL; i++) {
+        if (i == 0 && *port == 0)
+            continue;
+        if (i == 1 && kv->cfg.port_lo == 0) {
+            hc.port = 0;
+            if (ck_httpd_new(&hc, &o->httpd) == CK_OK)
+                break;
+            continue;
+        }
+        if (i == 0) {
+            hc.port = (uint16_t)candidates[0];
+            if (ck_httpd_new(&hc, &o->httpd) == CK_OK)
+                break;
+            continue;
+        }
+        for (unsigned p = kv->cfg.port_lo; p <= kv->cfg.port_hi && o->httpd == NULL; p++) {
+            struct kv_vault other;
+            struct ck_arena *a = ck_arena_new();
+            int used = a != NULL && kv_vault_by_port(kv, a, p, &other) == CK_OK && strcasecmp(other.name, name) != 0;
+            ck_arena_free(a);
+            if (used)
+                continue;
+            hc.port = (uint16_t)p;
+            if (ck_httpd_new(&hc, &o->httpd) != CK_OK)
+                o->httpd = NULL;
+        }
+    }
+    if (o->httpd == NULL) {
+        ck_log(CK_LOG_ERROR, "vault %s: no free port for its origin", name);
+        ck_free(o);
+        return rc;
+    }
+    ck_httpd_set_public_host(o->httpd, kv->public_host);
+    o->port = ck_httpd_port(o->httpd);
+    struct ck_mount m = {.name = "vault", .match = NULL, .handle = kv_data_handler, .error = kv_data_error,
+                         .ctx = o, .body_limit = KV_BODY_LIMIT};
+    if (ck_httpd_mount(o->httpd, &m) != CK_OK) {
+        ck_httpd_free(o->httpd);
+        ck_free(o);
+        return CK_E_INTERNAL;
+    }
+    pthread_mutex_lock(&kv->lock);
+    o->next = kv->origins;
+    kv->origins = o;
+    pthread_mutex_unlock(&kv->lock);
+    *port = o->port;
+    ck_log(CK_LOG_INFO, "vault %s: origin https://%s:%u/", name, kv->public_host, o->port);
+    return CK_OK;
+}
+
+void kv_origin_stop(struct kv *kv, const char *name)
+{
+    struct kv_origin *found = NULL;
+    pthread_mutex_lock(&kv->lock);
+    for (struct kv_origin **pp = &kv->origins; *pp != NULL; pp = &(*pp)->next) {
+        if (strcasecmp((*pp)->name, name) == 0) {
+            found = *pp;
+            *pp = found->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&kv->lock);
+    if (found != NULL) {
+        ck_httpd_quiesce(found->httpd);
+        ck_httpd_wait_idle(found->httpd, 5000);
+        ck_httpd_free(found->httpd);
+        ck_free(found);
+    }
+}
+
+int kv_start(struct kv *kv)
+{
+    struct ck_db_stmt *st = NULL;
+    struct ck_arena *a = ck_arena_new();
+    char *names[1024];
+    unsigned ports[1024];
+    int n = 0, rc = CK_OK;
+    if (a == NULL)
+        return CK_E_NOMEM;
+    ck_db_lock(kv->db);
+    if (ck_db_prepare(kv->db, "SELECT name, port FROM vaults WHERE deleted_at IS NULL ORDER BY name", &st) == CK_OK) {
+        while (n < 1024 && ck_db_step(st) == 1) {
+            names[n] = ck_arena_strdup(a, ck_db_col_text(st, 0));
+            ports[n] = (unsigned)ck_db_col_int64(st, 1);
+            n++;
+        }
+    }
+    ck_db_stmt_free(st);
+    ck_db_unlock(kv->db);
+    for (int i = 0; i < n && rc == CK_OK; i++) {
+        unsigned port = ports[i];
+        rc = kv_origin_start(kv, names[i], &port);
+        if (rc == CK_OK && port != ports[i]) {
+            char ps[16];
+            snprintf(ps, sizeof(ps), "%u", port);
+            const char *p[2] = {ps, names[i]};
+            ck_db_lock(kv->db);
+            rc = ck_db_run(kv->db, "UPDATE vaults SET port = CAST(?1 AS INTEGER) WHERE name = ?2", 2, p);
+            ck_db_unlock(kv->db);
+        }
+    }
+    ck_arena_free(a);
+    return rc;
+}
+
+void kv_drain(struct kv *kv, int timeout_ms)
+{
+    pthread_mutex_lock(&kv->lock);
+    for (struct kv_origin *o = kv->origins; o != NULL; o = o->next)
+        ck_httpd_quiesce(o->httpd);
+    for (struct kv_origin *o = kv->origins; o != NULL; o = o->next)
+        ck_httpd_wait_idle(o->httpd, timeout_ms);
+    pthread_mutex_unlock(&kv->lock);
+}
+
+static int kv_rp_match(void *ctx, const char *path)
+{
+    (void)ctx;
+    return strncmp(path, "/rp/vault/", 10) == 0;
+}
+
+static void kv_rp_route(void *ctx, struct ck_req *req, struct ck_resp *resp)
+{
+    kv_handle_rp(ctx, req, resp);
+}
+
+static void kv_rp_error(void *ctx, struct ck_req *req, struct ck_resp *resp, int status, const char *code,
+                        const char *message)
+{
+    (void)ctx;
+    (void)req;
+    json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
+    ck_resp_json(resp, status, body);
+    json_decref(body);
+}
+
+int kv_mount(struct kv *kv, struct ck_httpd *h)
+{
+    struct ck_mount m = {.name = "vault-rp", .match = kv_rp_match, .handle = kv_rp_route, .error = kv_rp_error,
+                         .ctx = kv, .body_limit = 256 * 1024};
+    return ck_httpd_mount(h, &m);
+}
