@@ -333,7 +333,8 @@ static int ck_rsa_from_jwk(const struct ck_jwk_parts *j, struct ck_pkey **out)
     if (nbits < CK_RSA_MIN_BITS || nbits > CK_RSA_MAX_BITS || !BN_is_odd(n) ||
         BN_num_bits(e) > CK_RSA_MAX_E_BITS || !BN_is_odd(e) || BN_is_one(e) || BN_cmp(e, n) >= 0)
         goto out;
-    if (!OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e)) {
+    if (!OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
+        !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e)) {
         rc = CK_E_NOMEM;
         goto out;
     }

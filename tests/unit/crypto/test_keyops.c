@@ -443,7 +443,8 @@ static void test_ec_jwk_refused(void **state)
     assert_int_equal(ck_pkey_from_jwk("EC", &j, &k), CK_E_INVALID);
     memset(d2, 0, sizeof(d2));
     assert_int_equal(ck_pkey_from_jwk("EC", &j, &k), CK_E_INVALID);
-    j.d = (struct ck_bytes){d2, 33};
+    memcpy(d2 + 1, d.ptr, d.len); /* the right scalar in 33 bytes */
+    j.d = (struct ck_bytes){d2, d.len + 1};
     assert_int_equal(ck_pkey_from_jwk("EC", &j, &k), CK_E_INVALID);
     /* The unmodified scalar is accepted (so the refusals above are about the changes). */
     j.d = d;
@@ -633,6 +634,21 @@ static void test_rsa_encrypt_errors(void **state)
     assert_int_equal(ck_rsa_decrypt(rsa_keys[0], "RSA-OAEP", ct.ptr, 0, &pt), CK_E_CRYPTO);
     assert_null(pt);
     ck_free(ct.ptr);
+    /* RFC 8017 7.1.2 step 1: a ciphertext is exactly k octets, so one that begins with a zero
+     * octet is refused with that octet dropped (OpenSSL alone would accept it). */
+    for (int tries = 0;; tries++) {
+        assert_true(tries < 20000);
+        ct = (struct ck_bytes){0};
+        assert_int_equal(ck_rsa_encrypt(pub, "RSA-OAEP", dek, 32, &ct), CK_OK);
+        if (ct.ptr[0] == 0)
+            break;
+        ck_free(ct.ptr);
+    }
+    assert_int_equal(ck_rsa_decrypt(rsa_keys[0], "RSA-OAEP", ct.ptr + 1, ct.len - 1, &pt), CK_E_CRYPTO);
+    assert_int_equal(ck_rsa_decrypt(rsa_keys[0], "RSA-OAEP", ct.ptr, ct.len, &pt), CK_OK);
+    ck_secret_free(pt);
+    pt = NULL;
+    ck_free(ct.ptr);
     /* RSA1_5: a tampered ciphertext fails, or (with implicit rejection, OpenSSL 3.2+) yields
      * something other than the plaintext. */
     assert_int_equal(ck_rsa_encrypt(pub, "RSA1_5", dek, 32, &ct), CK_OK);
@@ -782,6 +798,8 @@ static void test_sign_errors(void **state)
     assert_int_equal(ck_verify_digest(ec_keys[0], "ES256", dg, 32, sig.ptr, 63), CK_E_VERIFY);
     uint8_t longer[65] = {0};
     memcpy(longer + 1, sig.ptr, 64);
+    assert_int_equal(ck_verify_digest(ec_keys[0], "ES256", dg, 32, longer, 65), CK_E_VERIFY);
+    memcpy(longer, sig.ptr, 64); /* the valid r||s followed by one more byte */
     assert_int_equal(ck_verify_digest(ec_keys[0], "ES256", dg, 32, longer, 65), CK_E_VERIFY);
     assert_int_equal(ck_verify_digest(ec_keys[0], "ES256", dg, 32, zeros, 64), CK_E_VERIFY);
     assert_int_equal(ck_verify_digest(ec_keys[0], "ES256", dg, 32, NULL, 0), CK_E_VERIFY);
@@ -959,6 +977,14 @@ static void test_alg_names(void **state)
     assert_false(ck_alg_is_sign(NULL));
 }
 
+/* Returns 1 for CK_OK, 0 for CK_E_NOMEM, and fails the test for anything else. */
+static int check_nomem(int rc)
+{
+    if (rc != CK_OK)
+        assert_int_equal(rc, CK_E_NOMEM);
+    return rc == CK_OK;
+}
+
 /* Every allocation of ours failing in turn: CK_E_NOMEM (or success once the failure point lies
  * past the last allocation), outputs untouched on failure, nothing leaked (ASan). */
 static void test_alloc_failure(void **state)
@@ -967,7 +993,10 @@ static void test_alloc_failure(void **state)
     uint8_t dg[32] = {7}, data[32] = {1};
     struct ck_secret *kek = ck_secret_from(data, 32);
     struct ck_bytes ct = {0};
+    struct ck_bytes xy[2] = {{0}}, wrapped = {0};
     assert_int_equal(ck_rsa_encrypt(rsa_keys[0], "RSA-OAEP-256", data, 32, &ct), CK_OK);
+    assert_int_equal(ck_pkey_ec_public(ec_keys[0], &xy[0], &xy[1]), CK_OK);
+    assert_int_equal(ck_aes_kw_wrap(kek, data, 32, &wrapped), CK_OK);
     for (long n = 1;; n++) {
         struct ck_bytes out = {0}, x = {0}, y = {0};
         struct ck_secret *pt = NULL;
@@ -975,42 +1004,56 @@ static void test_alloc_failure(void **state)
         int ok = 1, rc;
         ck_alloc_fail_after(n);
         rc = ck_rsa_encrypt(rsa_keys[0], "RSA-OAEP", data, 32, &out);
-        ok &= rc == CK_OK;
+        ok &= check_nomem(rc);
         if (rc == CK_OK)
             ck_free(out.ptr);
         else
             assert_null(out.ptr);
         ck_alloc_fail_after(n);
         rc = ck_rsa_decrypt(rsa_keys[0], "RSA-OAEP-256", ct.ptr, ct.len, &pt);
-        ok &= rc == CK_OK;
+        ok &= check_nomem(rc);
         ck_secret_free(pt);
         ck_alloc_fail_after(n);
         out = (struct ck_bytes){0};
         rc = ck_sign_digest(ec_keys[0], "ES256", dg, 32, &out);
-        ok &= rc == CK_OK;
+        ok &= check_nomem(rc);
         ck_free(out.ptr);
         ck_alloc_fail_after(n);
         rc = ck_pkey_ec_public(ec_keys[1], &x, &y);
-        ok &= rc == CK_OK;
+        ok &= check_nomem(rc);
         if (rc != CK_OK)
             assert_true(x.ptr == NULL && y.ptr == NULL);
         ck_free(x.ptr);
         ck_free(y.ptr);
         ck_alloc_fail_after(n);
         rc = ck_pkey_ec_generate("P-256", &k);
-        ok &= rc == CK_OK;
+        ok &= check_nomem(rc);
         ck_pkey_free(k);
         ck_alloc_fail_after(n);
         out = (struct ck_bytes){0};
         rc = ck_aes_kw_wrap(kek, data, 32, &out);
-        ok &= rc == CK_OK;
+        ok &= check_nomem(rc);
         ck_free(out.ptr);
+        ck_alloc_fail_after(n);
+        struct ck_jwk_parts j = {.crv = "P-256", .x = xy[0], .y = xy[1]};
+        k = NULL;
+        ok &= check_nomem(ck_pkey_from_jwk("EC", &j, &k));
+        ck_pkey_free(k);
+        ck_alloc_fail_after(n);
+        ok &= check_nomem(ck_aes_kw_unwrap(kek, wrapped.ptr, wrapped.len, &pt));
+        if (pt != NULL)
+            assert_memory_equal(ck_secret_ptr(pt), data, 32);
+        ck_secret_free(pt);
+        pt = NULL;
         ck_alloc_fail_after(0);
         if (ok)
             break;
         assert_true(n < 20);
     }
     ck_free(ct.ptr);
+    ck_free(xy[0].ptr);
+    ck_free(xy[1].ptr);
+    ck_free(wrapped.ptr);
     ck_secret_free(kek);
 }
 
