@@ -37,6 +37,7 @@ struct ckd_opts {
     long port, blob_port, mi_port;
     long vault_lo, vault_hi;
     int role_identity, role_arm, role_vault;
+    int test_clock;
 };
 
 static void ckd_usage(FILE *f)
@@ -51,7 +52,8 @@ static void ckd_usage(FILE *f)
             "  --roles LIST         services to run: identity,arm,vault (default: all in this build)\n"
             "  --listen ADDR        address for the HTTPS listeners (default 127.0.0.1)\n"
             "  --host NAME          host name clients use in URLs (default localhost)\n"
-            "  --log-level LEVEL    debug, info, warn or error (default info)\n");
+            "  --log-level LEVEL    debug, info, warn or error (default info)\n"
+            "  --test-clock         let the operator move the clock (POST /operator/vault/tick); tests only\n");
 }
 
 static int ckd_port(const char *s, long *out)
@@ -72,6 +74,7 @@ static int ckd_parse(int argc, char **argv, struct ckd_opts *o)
         {"vault-ports", required_argument, NULL, 'v'}, {"roles", required_argument, NULL, 'r'},
         {"listen", required_argument, NULL, 'l'},    {"host", required_argument, NULL, 'H'},
         {"log-level", required_argument, NULL, 'L'}, {"help", no_argument, NULL, 'h'},
+        {"test-clock", no_argument, NULL, 'T'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -125,6 +128,7 @@ static int ckd_parse(int argc, char **argv, struct ckd_opts *o)
             else if (strcmp(optarg, "error") == 0) ck_log_set_level(CK_LOG_ERROR);
             else goto bad;
             break;
+        case 'T': o->test_clock = 1; break;
         case 'h': ckd_usage(stdout); exit(0);
         default: goto bad;
         }
@@ -319,7 +323,8 @@ int main(int argc, char **argv)
                                  .ca_file = tls.ca_file, .master_key = kv_master, .rp_key = rp_key,
                                  .listen_addr = o.listen, .public_host = o.host, .tls_cert_pem = tls.chain_pem,
                                  .tls_key_pem = (const char *)ck_secret_ptr(tls.key_pem),
-                                 .port_lo = (unsigned)o.vault_lo, .port_hi = (unsigned)o.vault_hi};
+                                 .port_lo = (unsigned)o.vault_lo, .port_hi = (unsigned)o.vault_hi,
+                                 .operator_key = op_key, .test_clock = o.test_clock};
         if (kv_new(&kcfg, &kv) != CK_OK || kv_mount(kv, main_l) != CK_OK) {
             ck_log(CK_LOG_ERROR, "the vault service failed to start");
             goto out;

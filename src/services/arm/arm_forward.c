@@ -284,3 +284,37 @@ listed:
 out:
     return r;
 }
+
+/*
+ * Tells the provider that owns scope about a role-assignment change at or under one of its
+ * resources (DESIGN.md section 4: arm publishes role-assignment changes at vault and key scopes).
+ * Best effort: a provider that misses a notification still sees the change on its next
+ * check-access call.
+ */
+void arm_notify_role_change(struct arm_call *c, const char *type, const char *scope, const char *name,
+                            const char *role_id, const char *principal)
+{
+    const char *prov = strcasestr(scope, "/providers/");
+    char ns[128];
+    if (prov == NULL)
+        return;
+    const char *nsb = prov + strlen("/providers/");
+    const char *nse = strchr(nsb, '/');
+    if (nse == NULL || (size_t)(nse - nsb) >= sizeof(ns) || strncasecmp(nsb, "Microsoft.Authorization", 23) == 0)
+        return;
+    memcpy(ns, nsb, (size_t)(nse - nsb));
+    ns[nse - nsb] = '\0';
+    const struct arm_rp *rp = arm_find_rp(c->arm, ns);
+    if (rp == NULL)
+        return;
+    json_t *body = json_pack("{s:s,s:s,s:s,s:s,s:s}", "type", type, "scope", scope, "roleAssignmentName", name,
+                             "roleDefinitionId", role_id, "principalId", principal);
+    char *text = body ? ck_json_dump(body) : NULL;
+    json_decref(body);
+    if (text != NULL) {
+        struct ck_httpc_resp resp;
+        (void)arm_rp_call(c, rp, "POST", "/notifications", NULL, text, strlen(text), &resp);
+        ck_httpc_resp_cleanup(&resp);
+        free(text);
+    }
+}

@@ -138,4 +138,9 @@ void arm_handle_internal(struct arm_call *c);
 /* For tests: the verifier that checks bearer tokens. */
 struct ck_verifier *arm_verifier(struct arm *arm);
 
+/* Notifies the provider owning scope of a role-assignment change (type RoleAssignmentCreated or
+ * RoleAssignmentDeleted). Best effort. */
+void arm_notify_role_change(struct arm_call *c, const char *type, const char *scope, const char *name,
+                            const char *role_id, const char *principal);
+
 #endif

@@ -177,7 +177,7 @@ static void arm_ra_put(struct arm_call *c, const char *scope, const char *name)
     const struct ck_role *role;
     struct arm_ra ra = {0};
     char *scope_lc = arm_lower(c->a, scope), *name_lc = arm_lower(c->a, name), *principal_lc;
-    int found, rc, locked = 0;
+    int found, rc, locked = 0, created = 0;
 
     if (!ck_uuid_valid(name)) {
         arm_reply_error(c, 400, "InvalidRoleAssignmentId",
@@ -261,9 +261,12 @@ static void arm_ra_put(struct arm_call *c, const char *scope, const char *name)
         goto out;
     }
     arm_reply_json(c, 201, arm_ra_json(c, &ra));
+    created = 1;
 out:
     if (locked)
         ck_db_unlock(c->arm->db);
+    if (created)
+        arm_notify_role_change(c, "RoleAssignmentCreated", ra.scope, ra.name, ra.role_id, ra.principal);
     json_decref(body);
 }
 
@@ -300,6 +303,7 @@ static void arm_ra_get_delete(struct arm_call *c, const char *scope, const char 
             arm_reply_db_error(c);
             return;
         }
+        arm_notify_role_change(c, "RoleAssignmentDeleted", ra.scope, ra.name, ra.role_id, ra.principal);
     }
     arm_reply_json(c, 200, arm_ra_json(c, &ra));
 }

@@ -38,6 +38,16 @@ struct kv {
     struct ck_verifier *verifier;
     pthread_mutex_t lock; /* guards origins */
     struct kv_origin *origins;
+    struct ck_secret *operator_key;
+    /* Key-state events: waiters on the feed sleep on events_cond. */
+    pthread_mutex_t events_lock;
+    pthread_cond_t events_cond;
+    int64_t events_last;
+    /* The rotation scheduler. */
+    pthread_t sched;
+    int sched_running, sched_stop;
+    pthread_mutex_t sched_lock;
+    pthread_cond_t sched_cond;
 };
 
 /* A vault row; strings live in the caller's arena. */
@@ -90,6 +100,30 @@ int kv_check_access(struct kv *kv, const struct kv_caller *c, const char *scope,
 /* Serves one authenticated data-plane request of vault v. */
 void kv_handle_keys(struct kv *kv, const struct kv_vault *v, const struct kv_caller *c, struct ck_req *req,
                     struct ck_resp *resp, const char **operation, char **kid);
+
+/* ---- kv_events.c ---- */
+/* Records a key-state event for vault v (key name and version may be NULL) and wakes the feed. */
+void kv_event_emit(struct kv *kv, const struct kv_vault *v, const char *type, const char *key, const char *version,
+                   const json_t *data);
+/* GET /events: the cursor feed (long-poll) for callers who may read the vault's (or one key's) keys. */
+void kv_events_feed(struct kv *kv, const struct kv_vault *v, struct ck_req *req, struct ck_resp *resp, const char *key);
+/* POST /rp/vault/notifications from ARM: role-assignment changes at vault or key scope. */
+void kv_events_notification(struct kv *kv, struct ck_req *req, struct ck_resp *resp);
+
+/* ---- kv_rotation.c ---- */
+/* Rotates key name of vault v (the policy's expiryTime sets the new version's expiry). Writes the new
+ * version into *version (arena a). Returns CK_OK, CK_E_NOT_FOUND or another error. */
+int kv_rotate_key(struct kv *kv, struct ck_arena *a, const struct kv_vault *v, const char *name, char **version);
+/* Parses an ISO 8601 duration of days, months or years (P90D, P1Y6M) into seconds; -1 if invalid. */
+int64_t kv_duration(const char *s);
+/* One pass of the rotation policies: rotates what is due, emits near-expiry notices. Returns the
+ * number of keys rotated. */
+int kv_rotation_pass(struct kv *kv, json_t *report);
+int kv_sched_start(struct kv *kv, int interval_ms);
+void kv_sched_stop(struct kv *kv);
+/* POST /operator/vault/tick {"advanceSeconds":N}: moves the test clock (only with a test clock) and
+ * runs a rotation pass. */
+void kv_operator(struct kv *kv, struct ck_req *req, struct ck_resp *resp);
 
 /* ---- kv_audit.c ---- */
 /* Appends one record to the vault's hash-chained audit log. */

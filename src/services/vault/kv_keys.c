@@ -283,7 +283,7 @@ static int kv_parse_ops(struct kv_call *k, const json_t *ops, char **out)
 
 /* ---- storing versions ---- */
 
-static char *kv_public_jwk(struct kv_call *k, const struct ck_pkey *key, const char **kty, int *size, const char **crv)
+static char *kv_public_jwk(struct ck_arena *a, const struct ck_pkey *key, const char **kty, int *size, const char **crv)
 {
     json_t *j = NULL;
     if (ck_pkey_type(key) == CK_PKEY_RSA) {
@@ -317,7 +317,7 @@ static char *kv_public_jwk(struct kv_call *k, const struct ck_pkey *key, const c
     }
     char *t = j ? ck_json_dump(j) : NULL;
     json_decref(j);
-    char *out = t ? ck_arena_strdup(k->a, t) : NULL;
+    char *out = t ? ck_arena_strdup(a, t) : NULL;
     free(t);
     return out;
 }
@@ -331,33 +331,34 @@ struct kv_newver {
     int allow_existing; /* 0: create; 1: also fine when the key exists (new version) */
 };
 
-/* Seals key and stores it as a new version. Returns the version string or NULL after writing an error. */
-static char *kv_store_version(struct kv_call *k, const struct ck_pkey *key, const struct kv_newver *nv)
+/* Seals key and stores it as a new version of key nv->name in vault v. Returns CK_OK and *out (in
+ * arena a), CK_E_EXISTS when the key is soft-deleted, or another error. Writes no response. */
+static int kv_store_version_in(struct kv *kv, struct ck_arena *a, const struct kv_vault *v, const struct ck_pkey *key,
+                               const struct kv_newver *nv, char **out)
 {
     struct ck_secret *der = NULL;
     uint8_t *sealed = NULL;
     size_t sealed_len = 0;
     struct ck_db_stmt *st = NULL;
     const char *kty = NULL, *crv = NULL;
-    int size = 0;
-    char *version = kv_new_version(k->a);
-    char *jwk = kv_public_jwk(k, key, &kty, &size, &crv);
-    char *aad = version ? kv_seal_aad(k->a, k->v->name, nv->name, version) : NULL;
-    char *ret = NULL;
+    int size = 0, rc = CK_E_DB;
+    char *version = kv_new_version(a);
+    char *jwk = kv_public_jwk(a, key, &kty, &size, &crv);
+    char *aad = version ? kv_seal_aad(a, v->name, nv->name, version) : NULL;
     int64_t now = ck_time_now();
 
     if (version == NULL || jwk == NULL || aad == NULL || ck_pkey_private_der(key, &der) != CK_OK ||
-        ck_seal(k->kv->master_key, aad, strlen(aad), ck_secret_ptr(der), ck_secret_len(der), &sealed, &sealed_len) != CK_OK) {
-        kv_error(k->resp, 500, "InternalServerError", NULL, "The key could not be sealed.");
+        ck_seal(kv->master_key, aad, strlen(aad), ck_secret_ptr(der), ck_secret_len(der), &sealed, &sealed_len) != CK_OK) {
+        rc = CK_E_CRYPTO;
         goto out;
     }
-    ck_db_lock(k->kv->db);
-    if (ck_db_begin(k->kv->db) != CK_OK)
-        goto fail_unlock;
+    ck_db_lock(kv->db);
+    if (ck_db_begin(kv->db) != CK_OK)
+        goto unlock;
     /* The key row: new, or existing and not soft-deleted. */
-    if (ck_db_prepare(k->kv->db, "SELECT deleted_at FROM keys WHERE vault = ?1 AND name = ?2", &st) != CK_OK)
-        goto fail_rollback;
-    ck_db_bind_text(st, 1, k->v->name);
+    if (ck_db_prepare(kv->db, "SELECT deleted_at FROM keys WHERE vault = ?1 AND name = ?2", &st) != CK_OK)
+        goto rollback;
+    ck_db_bind_text(st, 1, v->name);
     ck_db_bind_text(st, 2, nv->name);
     int s = ck_db_step(st);
     int deleted = s == 1 && ck_db_col_int64(st, 0) != 0;
@@ -365,27 +366,23 @@ static char *kv_store_version(struct kv_call *k, const struct ck_pkey *key, cons
     ck_db_stmt_free(st);
     st = NULL;
     if (s < 0)
-        goto fail_rollback;
+        goto rollback;
     if (deleted) {
-        ck_db_rollback(k->kv->db);
-        ck_db_unlock(k->kv->db);
-        kv_error(k->resp, 409, "Conflict", "ObjectIsDeletedButRecoverable",
-                 "Key %s is currently in a deleted but recoverable state, and its name cannot be reused; in this "
-                 "state, the key can only be recovered or purged.", nv->name);
-        goto out;
+        rc = CK_E_EXISTS;
+        goto rollback;
     }
     if (!exists) {
-        const char *q[2] = {k->v->name, nv->name};
-        if (ck_db_run(k->kv->db, "INSERT INTO keys (vault, name) VALUES (?1, ?2)", 2, q) != CK_OK)
-            goto fail_rollback;
+        const char *q[2] = {v->name, nv->name};
+        if (ck_db_run(kv->db, "INSERT INTO keys (vault, name) VALUES (?1, ?2)", 2, q) != CK_OK)
+            goto rollback;
     }
-    if (ck_db_prepare(k->kv->db,
+    if (ck_db_prepare(kv->db,
                       "INSERT INTO key_versions (vault, name, version, kty, key_size, crv, key_ops, enabled, nbf, exp,"
                       " created, updated, tags, public_jwk, sealed, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
                       " ?10, ?11, ?11, ?12, ?13, ?14, (SELECT COALESCE(MAX(seq), 0) + 1 FROM key_versions WHERE vault = ?1))",
                       &st) != CK_OK)
-        goto fail_rollback;
-    ck_db_bind_text(st, 1, k->v->name);
+        goto rollback;
+    ck_db_bind_text(st, 1, v->name);
     ck_db_bind_text(st, 2, nv->name);
     ck_db_bind_text(st, 3, version);
     ck_db_bind_text(st, 4, kty);
@@ -400,24 +397,51 @@ static char *kv_store_version(struct kv_call *k, const struct ck_pkey *key, cons
     ck_db_bind_text(st, 13, jwk);
     ck_db_bind_blob(st, 14, sealed, sealed_len);
     if (ck_db_step(st) < 0)
-        goto fail_rollback;
+        goto rollback;
     ck_db_stmt_free(st);
     st = NULL;
-    if (ck_db_commit(k->kv->db) != CK_OK)
-        goto fail_rollback;
-    ck_db_unlock(k->kv->db);
-    ret = version;
+    if (ck_db_commit(kv->db) != CK_OK)
+        goto rollback;
+    ck_db_unlock(kv->db);
+    kv_event_emit(kv, v, "Microsoft.KeyVault.KeyNewVersionCreated", nv->name, version, NULL);
+    *out = version;
+    rc = CK_OK;
     goto out;
-fail_rollback:
+rollback:
     ck_db_stmt_free(st);
-    ck_db_rollback(k->kv->db);
-fail_unlock:
-    ck_db_unlock(k->kv->db);
-    kv_error(k->resp, 500, "InternalServerError", NULL, "The key could not be stored.");
+    ck_db_rollback(kv->db);
+unlock:
+    ck_db_unlock(kv->db);
 out:
     ck_secret_free(der);
     ck_free(sealed);
-    return ret;
+    return rc;
+}
+
+/* Stores a new version for a request; writes the error response and returns NULL on failure. */
+static char *kv_store_version(struct kv_call *k, const struct ck_pkey *key, const struct kv_newver *nv)
+{
+    char *version = NULL;
+    int rc = kv_store_version_in(k->kv, k->a, k->v, key, nv, &version);
+    if (rc == CK_E_EXISTS)
+        kv_error(k->resp, 409, "Conflict", "ObjectIsDeletedButRecoverable",
+                 "Key %s is currently in a deleted but recoverable state, and its name cannot be reused; in this "
+                 "state, the key can only be recovered or purged.", nv->name);
+    else if (rc == CK_E_CRYPTO)
+        kv_error(k->resp, 500, "InternalServerError", NULL, "The key could not be sealed.");
+    else if (rc != CK_OK)
+        kv_error(k->resp, 500, "InternalServerError", NULL, "The key could not be stored.");
+    return rc == CK_OK ? version : NULL;
+}
+
+int kv_keys_store_new(struct kv *kv, struct ck_arena *a, const struct kv_vault *v, const struct ck_pkey *key,
+                      const char *name, const char *key_ops, const char *tags, int64_t exp, char **version);
+
+int kv_keys_store_new(struct kv *kv, struct ck_arena *a, const struct kv_vault *v, const struct ck_pkey *key,
+                      const char *name, const char *key_ops, const char *tags, int64_t exp, char **version)
+{
+    struct kv_newver nv = {.name = name, .key_ops = key_ops, .tags = tags, .enabled = 1, .exp = exp};
+    return kv_store_version_in(kv, a, v, key, &nv, version);
 }
 
 static void kv_send_version(struct kv_call *k, const char *name, const char *version)
@@ -619,30 +643,6 @@ out:
         ck_freezero(all[i]->ptr, all[i]->len);
 }
 
-/* Parses an ISO 8601 duration of days, months or years (P90D, P1Y, P2M, P1Y6M) into seconds. */
-static int64_t kv_duration(const char *s)
-{
-    int64_t total = 0;
-    if (s == NULL || s[0] != 'P' || s[1] == '\0')
-        return -1;
-    for (const char *p = s + 1; *p;) {
-        char *end = NULL;
-        long v = strtol(p, &end, 10);
-        if (end == p || v < 0 || v > 36500)
-            return -1;
-        if (*end == 'D')
-            total += (int64_t)v * 86400;
-        else if (*end == 'M')
-            total += (int64_t)v * 30 * 86400;
-        else if (*end == 'Y')
-            total += (int64_t)v * 365 * 86400;
-        else
-            return -1;
-        p = end + 1;
-    }
-    return total;
-}
-
 static char *kv_policy_text(struct kv_call *k, const char *name)
 {
     struct ck_db_stmt *st = NULL;
@@ -661,31 +661,13 @@ static char *kv_policy_text(struct kv_call *k, const char *name)
 
 static void kv_rotate(struct kv_call *k, const char *name)
 {
-    struct kv_version cur;
-    struct ck_pkey *key = NULL;
-    struct kv_newver nv = {.name = name};
-    if (kv_version_get(k->kv, k->a, k->v->name, name, NULL, 0, &cur) != CK_OK) {
+    char *version = NULL;
+    int rc = kv_rotate_key(k->kv, k->a, k->v, name, &version);
+    if (rc == CK_E_NOT_FOUND)
         kv_not_found(k, name, NULL);
-        return;
-    }
-    int rc = strcmp(cur.kty, "EC") == 0 ? ck_pkey_ec_generate(cur.crv, &key) : ck_pkey_rsa_generate(cur.key_size, &key);
-    if (rc != CK_OK) {
-        kv_error(k->resp, 500, "InternalServerError", NULL, "The key could not be generated.");
-        return;
-    }
-    nv.key_ops = cur.key_ops;
-    nv.tags = cur.tags;
-    nv.enabled = 1;
-    /* The policy's expiryTime sets the new version's expiry. */
-    char *pol = kv_policy_text(k, name);
-    json_t *pj = pol ? ck_json_parse(pol, strlen(pol), NULL, 0) : NULL;
-    int64_t life = kv_duration(pj ? ck_json_str(ck_json_obj(pj, "attributes"), "expiryTime") : NULL);
-    json_decref(pj);
-    if (life > 0)
-        nv.exp = ck_time_now() + life;
-    char *version = kv_store_version(k, key, &nv);
-    ck_pkey_free(key);
-    if (version != NULL)
+    else if (rc != CK_OK)
+        kv_error(k->resp, 500, "InternalServerError", NULL, "The key could not be rotated.");
+    else
         kv_send_version(k, name, version);
 }
 
@@ -807,6 +789,11 @@ static void kv_update(struct kv_call *k, const char *name, const char *version)
         kv_error(k->resp, 500, "InternalServerError", NULL, "The key could not be updated.");
         return;
     }
+    if (at.has_enabled && at.enabled != ver.enabled)
+        kv_event_emit(k->kv, k->v, at.enabled ? "Microsoft.KeyVault.KeyEnabled" : "Microsoft.KeyVault.KeyDisabled",
+                      ver.name, ver.version, NULL);
+    else if (at.has_exp || at.has_nbf || ops != NULL)
+        kv_event_emit(k->kv, k->v, "Microsoft.KeyVault.KeyUpdated", ver.name, ver.version, NULL);
     kv_send_version(k, ver.name, ver.version);
 }
 
@@ -970,6 +957,7 @@ static void kv_delete(struct kv_call *k, const char *name)
         return;
     }
     *k->kid = kv_kid(k, ver.name, ver.version);
+    kv_event_emit(k->kv, k->v, "Microsoft.KeyVault.KeyDeleted", ver.name, NULL, NULL);
     kv_send(k, 200, kv_deleted_bundle(k, &ver, now, purge_at));
 }
 
@@ -1000,6 +988,7 @@ static void kv_recover(struct kv_call *k, const char *name)
         kv_error(k->resp, 500, "InternalServerError", NULL, "The key could not be recovered.");
         return;
     }
+    kv_event_emit(k->kv, k->v, "Microsoft.KeyVault.KeyRecovered", name, NULL, NULL);
     kv_send_version(k, name, NULL);
 }
 
@@ -1020,10 +1009,12 @@ static void kv_purge(struct kv_call *k, const char *name)
     ck_db_lock(k->kv->db);
     int rc = ck_db_run(k->kv->db, "DELETE FROM keys WHERE vault = ?1 AND name = ?2", 2, q);
     ck_db_unlock(k->kv->db);
-    if (rc != CK_OK)
+    if (rc != CK_OK) {
         kv_error(k->resp, 500, "InternalServerError", NULL, "The key could not be purged.");
-    else
+    } else {
+        kv_event_emit(k->kv, k->v, "Microsoft.KeyVault.KeyPurged", name, NULL, NULL);
         ck_resp_status(k->resp, 204);
+    }
 }
 
 /* ---- backup and restore ---- */
@@ -1212,7 +1203,7 @@ static void kv_restore(struct kv_call *k)
             kv_unseal(k, &ver, &key) == CK_OK) {
             const char *kty, *crv;
             int size;
-            char *jwk = kv_public_jwk(k, key, &kty, &size, &crv);
+            char *jwk = kv_public_jwk(k->a, key, &kty, &size, &crv);
             const char *q2[4] = {jwk, k->v->name, name, ver.version};
             ck_db_lock(k->kv->db);
             (void)ck_db_run(k->kv->db, "UPDATE key_versions SET public_jwk = ?1 WHERE vault = ?2 AND name = ?3 AND"
@@ -1403,6 +1394,7 @@ static const struct kv_route kv_routes[] = {
     {"POST", "deletedkeys/N/recover", "keys/recover/action", "RecoverDeletedKey", 0},
     {"DELETE", "deletedkeys/N", "keys/purge/action", "PurgeDeletedKey", 0},
     {"POST", "rng", "keys/read", "GetRandomBytes", 1},
+    {"GET", "events", "keys/read", "ReadEvents", 0},
 };
 
 #define KV_MAX_SEGS 6
@@ -1495,6 +1487,14 @@ void kv_handle_keys(struct kv *kv, const struct kv_vault *v, const struct kv_cal
         kv_error(resp, 400, "BadParameter", NULL, "The 'api-version' query parameter is missing.");
         return;
     }
+    /* The event feed may be narrowed to one key; the caller then needs to read that key only. */
+    if (strcmp(r->shape, "events") == 0) {
+        name = ck_req_query(req, "key");
+        if (name != NULL && !kv_name_ok(name)) {
+            kv_error(resp, 400, "BadParameter", NULL, "'key' is not a valid key name.");
+            return;
+        }
+    }
     if (!kv_authorize(&k, r->action, name))
         return;
     if (r->needs_body && !kv_body(&k))
@@ -1540,5 +1540,7 @@ void kv_handle_keys(struct kv *kv, const struct kv_vault *v, const struct kv_cal
         kv_purge(&k, name);
     else if (strcmp(s, "rng") == 0)
         kv_rng(&k);
+    else if (strcmp(s, "events") == 0)
+        kv_events_feed(kv, v, req, resp, name);
     json_decref(k.body);
 }

@@ -29,6 +29,10 @@ int kv_new(const struct kv_config *cfg, struct kv **out)
     if (kv == NULL)
         return CK_E_NOMEM;
     pthread_mutex_init(&kv->lock, NULL);
+    pthread_mutex_init(&kv->events_lock, NULL);
+    pthread_cond_init(&kv->events_cond, NULL);
+    pthread_mutex_init(&kv->sched_lock, NULL);
+    pthread_cond_init(&kv->sched_cond, NULL);
     kv->cfg = *cfg;
     if (cfg->master_key == NULL || ck_secret_len(cfg->master_key) != CK_SEAL_KEY_LEN) {
         rc = CK_E_INVALID;
@@ -45,6 +49,9 @@ int kv_new(const struct kv_config *cfg, struct kv **out)
     kv->resource = kv_dup(cfg->resource ? cfg->resource : KV_DEFAULT_RESOURCE);
     kv->master_key = ck_secret_from(ck_secret_ptr(cfg->master_key), ck_secret_len(cfg->master_key));
     kv->rp_key = cfg->rp_key ? ck_secret_from(ck_secret_ptr(cfg->rp_key), ck_secret_len(cfg->rp_key)) : NULL;
+    kv->operator_key = cfg->operator_key
+                           ? ck_secret_from(ck_secret_ptr(cfg->operator_key), ck_secret_len(cfg->operator_key))
+                           : NULL;
     if (kv->data_dir == NULL || kv->authority == NULL || kv->arm_endpoint == NULL || kv->master_key == NULL ||
         kv->resource == NULL || kv->listen_addr == NULL || kv->public_host == NULL)
         goto fail;
@@ -67,6 +74,7 @@ void kv_free(struct kv *kv)
 {
     if (kv == NULL)
         return;
+    kv_sched_stop(kv);
     while (kv->origins != NULL) {
         struct kv_origin *o = kv->origins;
         kv->origins = o->next;
@@ -77,6 +85,7 @@ void kv_free(struct kv *kv)
     ck_db_free(kv->db);
     ck_secret_free(kv->master_key);
     ck_secret_free(kv->rp_key);
+    ck_secret_free(kv->operator_key);
     if (kv->tls_key != NULL)
         ck_freezero(kv->tls_key, strlen(kv->tls_key));
     ck_free(kv->data_dir);
@@ -88,6 +97,10 @@ void kv_free(struct kv *kv)
     ck_free(kv->tls_cert);
     ck_free(kv->resource);
     pthread_mutex_destroy(&kv->lock);
+    pthread_mutex_destroy(&kv->events_lock);
+    pthread_cond_destroy(&kv->events_cond);
+    pthread_mutex_destroy(&kv->sched_lock);
+    pthread_cond_destroy(&kv->sched_cond);
     ck_free(kv);
 }
 
@@ -336,6 +349,8 @@ int kv_start(struct kv *kv)
         }
     }
     ck_arena_free(a);
+    if (rc == CK_OK && !kv->sched_running)
+        rc = kv_sched_start(kv, kv->cfg.rotation_interval_ms);
     return rc;
 }
 
@@ -352,12 +367,15 @@ void kv_drain(struct kv *kv, int timeout_ms)
 static int kv_rp_match(void *ctx, const char *path)
 {
     (void)ctx;
-    return strncmp(path, "/rp/vault/", 10) == 0;
+    return strncmp(path, "/rp/vault/", 10) == 0 || strncmp(path, "/operator/vault/", 16) == 0;
 }
 
 static void kv_rp_route(void *ctx, struct ck_req *req, struct ck_resp *resp)
 {
-    kv_handle_rp(ctx, req, resp);
+    if (strncmp(ck_req_path(req), "/operator/vault/", 16) == 0)
+        kv_operator(ctx, req, resp);
+    else
+        kv_handle_rp(ctx, req, resp);
 }
 
 static void kv_rp_error(void *ctx, struct ck_req *req, struct ck_resp *resp, int status, const char *code,

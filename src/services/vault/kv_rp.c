@@ -396,6 +396,10 @@ void kv_handle_rp(struct kv *kv, struct ck_req *req, struct ck_resp *resp)
     const char *caller = ck_req_header(req, "x-ms-client-principal-id");
     if (caller != NULL)
         ck_req_set_principal(req, caller);
+    if (strcmp(ck_req_path(req), "/rp/vault/notifications") == 0 && strcmp(method, "POST") == 0) {
+        kv_events_notification(kv, req, resp);
+        return;
+    }
     if (kv_rp_parse(a, ck_req_path(req) + strlen("/rp/vault"), &p) != 0) {
         kv_arm_error(resp, 404, "InvalidResourceType",
                      "The resource type could not be found in the namespace '" KV_NS "'.");

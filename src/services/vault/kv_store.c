@@ -28,6 +28,11 @@ static const char *const kv_migrations[] = {
     "  FOREIGN KEY (vault, name) REFERENCES keys(vault, name) ON DELETE CASCADE);"
     "CREATE TABLE audit (vault TEXT NOT NULL COLLATE NOCASE, seq INTEGER NOT NULL, record TEXT NOT NULL,"
     "  prev_hash TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (vault, seq));",
+    "CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, vault TEXT NOT NULL COLLATE NOCASE,"
+    "  time INTEGER NOT NULL, type TEXT NOT NULL, key_name TEXT COLLATE NOCASE, version TEXT, data TEXT NOT NULL);"
+    "CREATE INDEX events_vault ON events (vault, id);"
+    "CREATE TABLE notices (vault TEXT NOT NULL COLLATE NOCASE, name TEXT NOT NULL COLLATE NOCASE,"
+    "  version TEXT NOT NULL, kind TEXT NOT NULL, PRIMARY KEY (vault, name, version, kind));",
 };
 
 int kv_store_open(struct kv *kv)

@@ -27,6 +27,9 @@ struct kv_config {
     const char *tls_key_pem;
     unsigned port_lo, port_hi;           /* port range for vault origins; 0-0: kernel-chosen */
     const char *resource;                /* token audience / challenge resource; "https://vault.azure.net" */
+    const struct ck_secret *operator_key; /* the operator credential (docs/internal-api.md) */
+    int test_clock;                      /* the operator may move the clock (tests only) */
+    int rotation_interval_ms;            /* rotation scheduler period; 0: 60 s */
 };
 
 int kv_new(const struct kv_config *cfg, struct kv **out) CK_MUST_CHECK;
