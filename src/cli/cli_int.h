@@ -99,6 +99,8 @@ extern const struct cli_cmd cli_provider_cmds[];
 extern const struct cli_cmd cli_ad_cmds[];
 extern const struct cli_cmd cli_identity_cmds[];
 extern const struct cli_cmd cli_role_cmds[];
+extern const struct cli_cmd cli_keyvault_cmds[];
+extern const struct cli_cmd cli_keyvault_key_cmds[];
 
 /* ---- args.c ---- */
 
@@ -197,6 +199,7 @@ struct cli_resp {
     long status;
     json_t *body;   /* parsed body, or NULL when empty or not JSON */
     char *location; /* Location header (ck_free) or NULL */
+    char *www_authenticate; /* WWW-Authenticate header (ck_free) or NULL */
 };
 
 /* Operator session: endpoints and the operator key (arena, wiped). */
@@ -210,6 +213,12 @@ int cli_operator_open(struct cli_ctx *ctx);
 int cli_call(struct cli_ctx *ctx, enum cli_api api, const char *method, const char *path, const json_t *body,
              struct cli_resp *resp);
 void cli_resp_cleanup(struct cli_resp *resp);
+/* Sends one request to an absolute URL with the given extra headers (NULL-terminated), trusting
+ * ca_file besides the system store. --debug shows method, URL without its query, and status.
+ * Returns CLI_EXIT_OK when any HTTP response arrived (resp filled, clean up with
+ * cli_resp_cleanup), otherwise an exit code (printed). */
+int cli_send(struct cli_ctx *ctx, const char *method, const char *url, const char *const *hdrs, const char *body,
+             size_t body_len, const char *ca_file, struct cli_resp *resp);
 /* Like cli_call, but any status outside 2xx is printed as "ERROR: (code) message" and turned
  * into an exit code (CLI_EXIT_NOTFOUND for 404). On success *out (if out is not NULL) gets the
  * body (caller decrefs; may be NULL). */
@@ -230,6 +239,14 @@ char *cli_fmt(struct cli_ctx *ctx, const char *fmt, ...) __attribute__((format(p
 json_t *cli_json_arg(struct cli_ctx *ctx, const char *flag, const char *text);
 /* Follows "@odata.nextLink"/"nextLink" pages of a list; returns an array (caller decrefs). */
 int cli_list(struct cli_ctx *ctx, enum cli_api api, const char *path, json_t **out);
+/* Fetches one page (url: the first path, then each nextLink) into *body, or returns an exit code
+ * (printed). */
+typedef int (*cli_page_fn)(struct cli_ctx *ctx, void *arg, const char *url, json_t **body);
+/* cli_list over any transport: the "value" arrays of every page, joined (caller decrefs *out). */
+int cli_list_pages(struct cli_ctx *ctx, cli_page_fn fetch, void *arg, const char *path, json_t **out);
+/* A 2xx response hands its body to *out (if out is not NULL); anything else is printed as
+ * "ERROR: (code) message" and turned into an exit code. */
+int cli_resp_take(struct cli_resp *resp, json_t **out);
 
 /* Adds "resourceGroup" (from the id) and lifts "properties" to the top level, as az does for
  * flattened models. v is modified in place. */
@@ -241,6 +258,32 @@ void cli_flatten_all(json_t *v);
 int cli_run(struct cli_ctx *ctx, enum cli_api api, const char *method, const char *path, const json_t *body, int flat);
 /* cli_list, then prints the array (each element flattened when flat is set). */
 int cli_run_list(struct cli_ctx *ctx, enum cli_api api, const char *path, int flat);
+
+/* ---- cmd_group.c ---- */
+
+/* Parses the command's az-style "--tags a=b c" into a new object (caller decrefs); NULL (printed)
+ * on a malformed tag. */
+json_t *cli_tags(struct cli_ctx *ctx);
+
+/* ---- cmd_keyvault.c (shared with cmd_keyvault_key.c) ---- */
+
+/* Finds vault `name` through ARM: in group rg when rg is not NULL, else by listing the
+ * subscription's vaults. Returns CLI_EXIT_OK with *vault (caller decrefs), or an exit code
+ * (printed; CLI_EXIT_NOTFOUND when there is no such vault). */
+int cli_kv_vault_get(struct cli_ctx *ctx, const char *name, const char *rg, json_t **vault);
+/* Prints v like cli_print, but with -o table and no --query the rows are first shaped by
+ * table_expr (az's columns for the command). */
+int cli_kv_print(struct cli_ctx *ctx, const json_t *v, const char *table_expr);
+/* Parses a true/false flag value. Returns 1 or 0, -1 when the flag is absent, or -2 when the
+ * value is neither (printed). */
+int cli_kv_bool(struct cli_ctx *ctx, const char *flag);
+
+/* ---- cmd_keyvault_audit.c ---- */
+
+/* Recomputes the hash chain of audit records (oldest first). On CLI_EXIT_OK *result is a new
+ * {"valid","records","firstBadSequence"} object, or json_null() when the local check is not
+ * available; otherwise an exit code (printed). */
+int cli_kv_audit_check(struct cli_ctx *ctx, const json_t *records, json_t **result);
 
 /* ---- main.c (help) ---- */
 void cli_help_cmd(const struct cli_cmd *cmd);

@@ -18,7 +18,7 @@ static const char *cli_group_path(struct cli_ctx *ctx, const char *sub, const ch
 }
 
 /* Parses az's "--tags a=b c" into an object; returns NULL (printed) on a bad tag. */
-static json_t *cli_tags(struct cli_ctx *ctx)
+json_t *cli_tags(struct cli_ctx *ctx)
 {
     const char *const *vals;
     int n = cli_args_of(ctx, "tags", &vals);

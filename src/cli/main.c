@@ -13,10 +13,11 @@
 
 static const struct cli_cmd *const cli_tables[] = {
     cli_account_cmds, cli_tenant_cmds, cli_group_cmds, cli_provider_cmds, cli_ad_cmds, cli_identity_cmds, cli_role_cmds,
+    cli_keyvault_cmds, cli_keyvault_key_cmds,
 };
 
 static const struct cli_group cli_groups[] = {
-    {"", "crosskey: az-style client for crosskeyd (identity, ARM, Graph)."},
+    {"", "crosskey: az-style client for crosskeyd (identity, ARM, Graph, Key Vault)."},
     {"account", "Manage the signed-in account and its subscriptions."},
     {"ad", "Manage Microsoft Entra-style applications and service principals (Graph)."},
     {"ad app", "Manage applications."},
@@ -25,6 +26,10 @@ static const struct cli_group cli_groups[] = {
     {"feature", "Manage resource provider features."},
     {"group", "Manage resource groups."},
     {"identity", "Manage user-assigned managed identities."},
+    {"keyvault", "Manage key vaults (ARM) and their keys (Key Vault data plane)."},
+    {"keyvault audit", "Read and verify a vault's hash-chained audit log."},
+    {"keyvault key", "Manage keys in a vault."},
+    {"keyvault key rotation-policy", "Manage a key's rotation policy."},
     {"provider", "Manage resource providers."},
     {"role", "Manage role-based access control."},
     {"role assignment", "Manage role assignments."},

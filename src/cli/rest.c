@@ -138,7 +138,11 @@ int cli_resp_error(const struct cli_resp *resp)
 
     if (e != NULL) {
         const char *code = ck_json_str(e, "code"), *msg = ck_json_str(e, "message");
+        const char *inner = ck_json_str(ck_json_obj(e, "innererror"), "code");
         fprintf(stderr, "ERROR: (%s) %s\n", code ? code : cli_status_text(resp->status), msg ? msg : "");
+        /* Key Vault's envelope names the precise cause in innererror (ForbiddenByRbac, KeyDisabled). */
+        if (inner != NULL)
+            fprintf(stderr, "Inner error: %s\n", inner);
     } else if (ck_json_str(b, "error") != NULL) {
         const char *desc = ck_json_str(b, "error_description");
         size_t n = desc ? strcspn(desc, "\r\n") : 0;
@@ -153,9 +157,8 @@ int cli_resp_error(const struct cli_resp *resp)
     return rc;
 }
 
-/* Sends one request with the given extra headers (NULL-terminated). Fills resp. */
-static int cli_send(struct cli_ctx *ctx, const char *method, const char *url, const char *const *hdrs,
-                    const char *body, size_t body_len, const char *ca_file, struct cli_resp *resp)
+int cli_send(struct cli_ctx *ctx, const char *method, const char *url, const char *const *hdrs,
+             const char *body, size_t body_len, const char *ca_file, struct cli_resp *resp)
 {
     struct ck_httpc_req req;
     struct ck_httpc_resp hr;
@@ -190,6 +193,7 @@ static int cli_send(struct cli_ctx *ctx, const char *method, const char *url, co
     cli_debug(ctx, "Response status: %ld", hr.status);
     resp->status = hr.status;
     resp->location = ck_httpc_resp_header(&hr, "Location");
+    resp->www_authenticate = ck_httpc_resp_header(&hr, "WWW-Authenticate");
     if (hr.body.len > 0)
         resp->body = ck_json_parse(hr.body.data, hr.body.len, why, sizeof(why));
     ck_httpc_resp_cleanup(&hr);
@@ -203,6 +207,7 @@ void cli_resp_cleanup(struct cli_resp *resp)
         json_decref(resp->body);
     }
     ck_free(resp->location);
+    ck_free(resp->www_authenticate);
     memset(resp, 0, sizeof(*resp));
 }
 
@@ -365,20 +370,35 @@ int cli_call_ok(struct cli_ctx *ctx, enum cli_api api, const char *method, const
         if (rc != CLI_EXIT_OK)
             goto out;
     }
-    if (resp.status < 200 || resp.status > 299) {
-        rc = cli_resp_error(&resp);
-        goto out;
-    }
-    if (out != NULL) {
-        *out = resp.body;
-        resp.body = NULL;
-    }
+    rc = cli_resp_take(&resp, out);
 out:
     cli_resp_cleanup(&resp);
     return rc;
 }
 
+int cli_resp_take(struct cli_resp *resp, json_t **out)
+{
+    if (resp->status < 200 || resp->status > 299)
+        return cli_resp_error(resp);
+    if (out != NULL) {
+        *out = resp->body;
+        resp->body = NULL;
+    }
+    return CLI_EXIT_OK;
+}
+
+/* Fetches one page of an ARM or Graph list. */
+static int cli_list_page(struct cli_ctx *ctx, void *arg, const char *url, json_t **body)
+{
+    return cli_call_ok(ctx, *(const enum cli_api *)arg, "GET", url, NULL, body);
+}
+
 int cli_list(struct cli_ctx *ctx, enum cli_api api, const char *path, json_t **out)
+{
+    return cli_list_pages(ctx, cli_list_page, &api, path, out);
+}
+
+int cli_list_pages(struct cli_ctx *ctx, cli_page_fn fetch, void *arg, const char *path, json_t **out)
 {
     json_t *all = json_array();
     const char *next = path;
@@ -389,10 +409,11 @@ int cli_list(struct cli_ctx *ctx, enum cli_api api, const char *path, json_t **o
         return CLI_EXIT_ERR;
     for (int page = 0; next != NULL && page < CLI_MAX_PAGES; page++) {
         json_t *body = NULL;
-        rc = cli_call_ok(ctx, api, "GET", next, NULL, &body);
+        rc = fetch(ctx, arg, next, &body);
         if (rc != CLI_EXIT_OK)
             break;
-        json_array_extend(all, ck_json_arr(body, "value") ? ck_json_arr(body, "value") : json_array());
+        if (ck_json_arr(body, "value") != NULL)
+            json_array_extend(all, ck_json_arr(body, "value"));
         const char *nl = ck_json_str(body, "@odata.nextLink");
         if (nl == NULL)
             nl = ck_json_str(body, "nextLink");
