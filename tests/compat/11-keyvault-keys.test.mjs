@@ -370,12 +370,12 @@ it("getRandomBytes: the requested count, different each time", async () => {
 });
 
 it("HSM key types are refused with a clear 400 (no HSM backend)", async () => {
-  for (const [what, p] of [
-    ["RSA-HSM", s.A.kc.createRsaKey("hsm-rsa", { hsm: true })],
-    ["EC-HSM", s.A.kc.createEcKey("hsm-ec", { curve: "P-256", hsm: true })],
-    ["import Hsm:true", s.A.kc.importKey("hsm-imp", makeKeyPair("RSA-2048").jwk, { hardwareProtected: true })],
+  for (const [what, run] of [
+    ["RSA-HSM", () => s.A.kc.createRsaKey("hsm-rsa", { hsm: true })],
+    ["EC-HSM", () => s.A.kc.createEcKey("hsm-ec", { curve: "P-256", hsm: true })],
+    ["import Hsm:true", () => s.A.kc.importKey("hsm-imp", makeKeyPair("RSA-2048").jwk, { hardwareProtected: true })],
   ]) {
-    await assert.rejects(p, (e) => {
+    await assert.rejects(run(), (e) => {
       assert.equal(e.statusCode, 400, `${what}: ${e.statusCode} ${e.code} ${e.message}`);
       assert.match(String(e.message), /hsm/i, `${what}: the message should say HSM keys are not available: ${e.message}`);
       return true;

@@ -418,7 +418,7 @@ it("invalid rotation policies: 400 BadParameter", async () => {
   }
 });
 
-it("api-version: percent-encoded name works; missing or unknown -> 400", async () => {
+it("api-version: the percent-encoded name works; missing or empty -> 400", async () => {
   for (const q of [`api%2Dversion=${KV_API}`, `api-version=${KV_API}`, "api-version=7.4", "api-version=7.6", `api%2dversion=${KV_API}`]) {
     const r = await kvRaw(s.V.uri, "keys/rsa/", { token: s.token, query: q });
     assert.equal(r.status, 200, `?${q}: ${r.status} ${r.text.slice(0, 200)}`);
@@ -426,11 +426,20 @@ it("api-version: percent-encoded name works; missing or unknown -> 400", async (
   }
   // Unknown query parameters are ignored.
   assert.equal((await kvRaw(s.V.uri, "keys/rsa/", { token: s.token, query: `api-version=${KV_API}&foo=bar` })).status, 200);
+  await badApiVersions([["missing", ""], ["empty", "api-version="]]);
+});
+
+it("api-version that is not a Key Vault version (1999-01-01, x): 400", async () => {
+  // Key Vault answers 400 BadParameter "The specified version (...) is not recognized".
+  await badApiVersions([["unknown", "api-version=1999-01-01"], ["garbage", "api-version=x"]]);
+});
+
+async function badApiVersions(cases) {
   const problems = [];
-  for (const [what, query] of [["missing", ""], ["empty", "api-version="], ["unknown", "api-version=1999-01-01"], ["garbage", "api-version=x"]]) {
+  for (const [what, query] of cases) {
     const r = await kvRaw(s.V.uri, "keys/rsa/", { token: s.token, query });
     if (r.status !== 400 || !r.body?.error?.code || !/api-version|version/i.test(r.body.error.message ?? ""))
       problems.push(`${what} api-version (?${query}): want 400 naming the api-version, got ${r.status} ${r.text.slice(0, 120)}`);
   }
   assert.deepEqual(problems, []);
-});
+}
