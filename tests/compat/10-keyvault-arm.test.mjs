@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { ROLE, arm, customer, customerCred, isv, isvCred, rejectsArm, uniq } from "./lib.mjs";
 import {
   KV_ROLE, LOCATION, VAULT_TYPE, assertChallenge, assignRole, createVault, kvArm, kvRaw, keyClient,
-  oidOf, prepare, rejectsKv, vaultBody, vaultId, vaultName,
+  oidOf, prepare, rejectsKv, vaultBody, vaultId, vaultName, vaultToken,
 } from "./kvlib.mjs";
 
 const tag = uniq();
@@ -171,12 +171,40 @@ it("removing the role takes effect on the next request", async () => {
   await s.a.authz.roleAssignments.delete(rgScope, admin);
 });
 
-it("delete: the vault is gone from get and lists", async () => {
+it("vault names are global: another subscription cannot take a name in use (409)", async () => {
+  const isvKvm = kvArm(isvCred(), isv.subscriptionId);
+  const isvA = arm(isvCred(), isv.subscriptionId);
+  const rg = `rg-kvsteal-${tag}`;
+  await isvA.resources.resourceGroups.createOrUpdate(rg, { location: LOCATION });
+  await assert.rejects(createVault(isvKvm, rg, s.name, vaultBody(isv.tenantId)), (e) => {
+    assert.equal(e.statusCode, 409, `${e.statusCode} ${e.code} ${e.message}`);
+    assert.equal(e.code, "VaultAlreadyExists", e.message);
+    return true;
+  });
+  // The customer's vault is untouched and still answers for the customer's tenant.
+  const got = await s.kvm.vaults.get(s.rg, s.name);
+  assert.equal(got.properties.tenantId, customer.tenantId);
+  assertChallenge(await kvRaw(got.properties.vaultUri, "keys"), customer.tenantId);
+});
+
+it("delete: the vault is gone from get and lists, and its URI no longer serves keys", async () => {
+  const kc2 = keyClient(s.vault2.properties.vaultUri, s.cred);
+  await assignRole(s.a.authz, sub, s.vault2.id, KV_ROLE.CryptoOfficer, s.adminOid);
+  await kc2.createRsaKey("k");
+  const token = await vaultToken(s.cred);
+  assert.equal((await kvRaw(s.vault2.properties.vaultUri, "keys/k/", { token })).status, 200);
   await s.kvm.vaults.delete(s.rg, s.name2);
   await rejectsArm(s.kvm.vaults.get(s.rg, s.name2), 404, "ResourceNotFound");
   const byRg = [];
   for await (const v of s.kvm.vaults.listByResourceGroup(s.rg)) byRg.push(v.name);
   assert.deepEqual(byRg, [s.name]);
+  let r;
+  try {
+    r = await kvRaw(s.vault2.properties.vaultUri, "keys/k/", { token });
+  } catch (e) {
+    r = { status: `connection error ${e.code ?? e.message}` };
+  }
+  assert.notEqual(r.status, 200, `a deleted vault still serves its keys: ${r.text?.slice(0, 200)}`);
 });
 
 /** Rejection with an HTTP status (the exact code of these refusals is not Azure-documented). */

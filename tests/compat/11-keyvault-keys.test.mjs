@@ -10,7 +10,7 @@ import crypto from "node:crypto";
 import { customer, uniq } from "./lib.mjs";
 import {
   assertKid, b64u, createVault, cryptoClient, customerVault, keyClient, makeKeyPair, prepare, publicKeyOf,
-  recordPrivate, rejectsKv, strip, vaultBody, vaultName, KV_ROLE, assignRole,
+  recordPrivate, rejectsKv, strip, vaultBody, vaultName, KV_API, KV_ROLE, assignRole, kvRaw, vaultToken,
 } from "./kvlib.mjs";
 
 const tag = uniq();
@@ -146,6 +146,30 @@ it("listPropertiesOfKeys: every key once, versionless ids; paging with maxPageSi
   assert.deepEqual(pages.flat().sort(), want);
 });
 
+it("wire shapes (raw): KeyBundle, list and DeletedKeyBundle as wire reference B.4 says", async () => {
+  const token = await vaultToken(s.A.cred);
+  const r = await kvRaw(s.A.uri, "keys/rsa2048/", { token });
+  assert.equal(r.status, 200, r.text);
+  assert.match(String(r.headers["content-type"]), /^application\/json/i);
+  const b = r.body;
+  assert.equal(b.key.kty, "RSA");
+  for (const f of ["n", "e"]) assert.match(b.key[f], /^[A-Za-z0-9_-]+$/, `${f} is not unpadded base64url`);
+  for (const f of ["created", "updated"]) assert.ok(Number.isInteger(b.attributes[f]), `attributes.${f} is not epoch seconds: ${b.attributes[f]}`);
+  assert.ok(Math.abs(b.attributes.created - Date.now() / 1000) < 600, `created ${b.attributes.created}`);
+  assert.equal(b.attributes.enabled, true);
+  assert.equal(b.attributes.recoveryLevel, "Recoverable");
+  assert.equal(b.attributes.recoverableDays, 90);
+  const l = await kvRaw(s.A.uri, "keys", { token, query: `api-version=${KV_API}&maxresults=1` });
+  assert.equal(l.status, 200, l.text);
+  assert.ok(Array.isArray(l.body.value) && l.body.value.length === 1, l.text);
+  assert.match(l.body.nextLink, new RegExp(`^${strip(s.A.uri)}/keys\\?`), `nextLink must be an absolute URL on the vault: ${l.body.nextLink}`);
+  const item = l.body.value[0];
+  assert.match(item.kid, new RegExp(`^${strip(s.A.uri)}/keys/[^/]+$`));
+  assert.equal(item.key, undefined, "list items carry no key material");
+  const last = await kvRaw(s.A.uri, "keys", { token, query: `api-version=${KV_API}&maxresults=25` });
+  assert.ok(last.body.nextLink === null || last.body.nextLink === undefined, `a complete page has nextLink ${last.body.nextLink}`);
+});
+
 it("listPropertiesOfKeyVersions: every version, versioned ids", async () => {
   const vs = [];
   for await (const p of s.A.kc.listPropertiesOfKeyVersions("multi")) vs.push(p);
@@ -264,6 +288,14 @@ it("beginDeleteKey(...).pollUntilDone(): soft delete; getDeletedKey; listDeleted
   const live = [];
   for await (const p of s.A.kc.listPropertiesOfKeys()) live.push(p.name);
   assert.ok(!live.includes("del"), "a deleted key is still listed");
+  const raw = await kvRaw(s.A.uri, "deletedkeys/del", { token: await vaultToken(s.A.cred) });
+  assert.equal(raw.status, 200, raw.text);
+  assert.equal(raw.body.recoveryId, `${strip(s.A.uri)}/deletedkeys/del`);
+  assert.equal(raw.body.key.kid, k.id);
+  for (const f of ["deletedDate", "scheduledPurgeDate"]) assert.ok(Number.isInteger(raw.body[f]), `${f}: ${raw.body[f]}`);
+  const pages = [];
+  for await (const page of s.A.kc.listDeletedKeys().byPage({ maxPageSize: 1 })) pages.push(page.length);
+  assert.ok(pages.every((n) => n <= 1), JSON.stringify(pages));
   await rejectsKv(s.A.kc.getDeletedKey("rsa2048"), 404, "KeyNotFound");
   s.deleted = k;
 });
