@@ -1185,9 +1185,15 @@ static void kv_restore(struct kv_call *k)
         ck_db_rollback(k->kv->db);
     ck_db_unlock(k->kv->db);
     if (rc == CK_E_EXISTS) {
+        /* name points into doc: write the error before freeing it. */
+        int64_t d, p;
+        if (kv_deleted_times(k, name, &d, &p))
+            kv_error(k->resp, 409, "Conflict", "ObjectIsDeletedButRecoverable",
+                     "Key %s is currently in a deleted but recoverable state, and its name cannot be reused; in this "
+                     "state, the key can only be recovered or purged.", name);
+        else
+            kv_error(k->resp, 409, "Conflict", NULL, "There is already a key named %s in this vault.", name);
         json_decref(doc);
-        kv_error(k->resp, 409, "Conflict", NULL, "There is already a key named %s in this vault (or a deleted one "
-                 "awaiting purge).", name);
         return;
     }
     if (rc != CK_OK) {
