@@ -1267,11 +1267,15 @@ static void kv_crypto(struct kv_call *k, const char *name, const char *version, 
         kv_error(k->resp, 403, "Forbidden", "KeyDisabled", "Operation %s is not allowed on a disabled key.", opname);
         return;
     }
-    if (secret_op && ver.nbf != 0 && now < ver.nbf) {
+    /* Outside nbf/exp a key may not protect new data (encrypt, wrap, sign; the JWK and Key Vault
+     * rule) nor release protected data (decrypt, unwrap; the revocation contract of this
+     * service): only verify stays open. */
+    int time_op = strcmp(op, "verify") != 0;
+    if (time_op && ver.nbf != 0 && now < ver.nbf) {
         kv_error(k->resp, 403, "Forbidden", "KeyNotYetValid", "Operation %s is not allowed: the key is not yet valid.", opname);
         return;
     }
-    if (secret_op && ver.exp != 0 && now >= ver.exp) {
+    if (time_op && ver.exp != 0 && now >= ver.exp) {
         kv_error(k->resp, 403, "Forbidden", "KeyExpired", "Operation %s is not allowed: the key has expired.", opname);
         return;
     }
@@ -1342,6 +1346,19 @@ out:
     ck_freezero(in.ptr, in.len);
     ck_free(digest.ptr);
     ck_free(out.ptr);
+}
+
+/* Key Vault versions: 7.0 to 7.9 (with -preview or -preview.N), and dated versions from 2025-07-01
+ * on, including newer ones than this server knows, so that a newer SDK is never refused. */
+static int kv_api_version_ok(const char *v)
+{
+    int y, m, d, n = 0;
+    if (v[0] == '7' && v[1] == '.' && v[2] >= '0' && v[2] <= '9' &&
+        (v[3] == '\0' || strncmp(v + 3, "-preview", 8) == 0))
+        return 1;
+    if (sscanf(v, "%4d-%2d-%2d%n", &y, &m, &d, &n) == 3 && n == 10 && (v[10] == '\0' || strncmp(v + 10, "-preview", 8) == 0))
+        return m >= 1 && m <= 12 && d >= 1 && d <= 31 && y * 10000 + m * 100 + d >= 20250701;
+    return 0;
 }
 
 static void kv_rng(struct kv_call *k)
@@ -1491,6 +1508,11 @@ void kv_handle_keys(struct kv *kv, const struct kv_vault *v, const struct kv_cal
     const char *api = ck_req_query(req, "api-version");
     if (api == NULL || *api == '\0') {
         kv_error(resp, 400, "BadParameter", NULL, "The 'api-version' query parameter is missing.");
+        return;
+    }
+    if (!kv_api_version_ok(api)) {
+        kv_error(resp, 400, "BadParameter", NULL, "The specified version (%.32s) is not recognized. Consider using the "
+                 "latest supported version (2025-07-01).", api);
         return;
     }
     /* The event feed may be narrowed to one key; the caller then needs to read that key only. */
