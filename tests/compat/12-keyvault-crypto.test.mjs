@@ -231,6 +231,18 @@ it("after rotation, a client of the old version still unwraps what it wrapped; t
   assert.deepEqual(Buffer.from((await latest.unwrapKey("RSA-OAEP-256", w2.result)).result), cek);
 });
 
+it("concurrent clients: 64 unwraps and 32 signatures in parallel, every result right", async () => {
+  const k = s.rsa[2048];
+  const pub = publicKeyOf(k);
+  const clients = Array.from({ length: 8 }, () => cryptoClient(k.id, s.V.cred));
+  const ceks = Array.from({ length: 64 }, () => crypto.randomBytes(32));
+  const res = await Promise.all(ceks.map((c, i) => clients[i % 8].unwrapKey("RSA-OAEP-256", nodeEncrypt(pub, "RSA-OAEP-256", c))));
+  res.forEach((r, i) => assert.deepEqual(Buffer.from(r.result), ceks[i], `unwrap ${i}`));
+  const msgs = Array.from({ length: 32 }, (_, i) => Buffer.from(`message ${i}`));
+  const sigs = await Promise.all(msgs.map((m, i) => clients[i % 8].signData("RS256", m)));
+  sigs.forEach((sg, i) => assert.ok(crypto.verify("sha256", msgs[i], pub, Buffer.from(sg.result)), `signature ${i}`));
+});
+
 it("KeyClient.getCryptographyClient gives a working client too", async () => {
   const cc = s.V.kc.getCryptographyClient("rsa2048", { keyVersion: s.rsa[2048].properties.version });
   const cek = crypto.randomBytes(32);
