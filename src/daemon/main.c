@@ -38,6 +38,7 @@ struct ckd_opts {
     long vault_lo, vault_hi;
     int role_identity, role_arm, role_vault;
     int test_clock;
+    const char *vault_dns_suffix;
 };
 
 static void ckd_usage(FILE *f)
@@ -53,7 +54,9 @@ static void ckd_usage(FILE *f)
             "  --listen ADDR        address for the HTTPS listeners (default 127.0.0.1)\n"
             "  --host NAME          host name clients use in URLs (default localhost)\n"
             "  --log-level LEVEL    debug, info, warn or error (default info)\n"
-            "  --test-clock         let the operator move the clock (POST /operator/vault/tick); tests only\n");
+            "  --test-clock         let the operator move the clock (POST /operator/vault/tick); tests only\n"
+            "  --vault-dns-suffix S serve every vault on one origin as https://{vault}.S:{first vault port}/,\n"
+            "                       routed by Host header (names must resolve to this host)\n");
 }
 
 static int ckd_port(const char *s, long *out)
@@ -74,7 +77,7 @@ static int ckd_parse(int argc, char **argv, struct ckd_opts *o)
         {"vault-ports", required_argument, NULL, 'v'}, {"roles", required_argument, NULL, 'r'},
         {"listen", required_argument, NULL, 'l'},    {"host", required_argument, NULL, 'H'},
         {"log-level", required_argument, NULL, 'L'}, {"help", no_argument, NULL, 'h'},
-        {"test-clock", no_argument, NULL, 'T'},
+        {"test-clock", no_argument, NULL, 'T'},      {"vault-dns-suffix", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -129,6 +132,12 @@ static int ckd_parse(int argc, char **argv, struct ckd_opts *o)
             else goto bad;
             break;
         case 'T': o->test_clock = 1; break;
+        case 'S':
+            if (strlen(optarg) == 0 || strlen(optarg) > 200 || strspn(optarg, "abcdefghijklmnopqrstuvwxyz0123456789.-") != strlen(optarg) ||
+                optarg[0] == '.' || strchr(optarg, '.') == NULL)
+                goto bad;
+            o->vault_dns_suffix = optarg;
+            break;
         case 'h': ckd_usage(stdout); exit(0);
         default: goto bad;
         }
@@ -286,7 +295,10 @@ int main(int argc, char **argv)
     if (ckd_key_file(secrets_dir, "operator.key", 32, &op_key) != CK_OK ||
         ckd_key_file(secrets_dir, "rp.key", 32, &rp_key) != CK_OK)
         goto out;
-    if (ckd_tls_load(o.data, master, &tls) != CK_OK) {
+    char extra_hosts[256] = "";
+    if (o.vault_dns_suffix != NULL)
+        snprintf(extra_hosts, sizeof(extra_hosts), "*.%s", o.vault_dns_suffix);
+    if (ckd_tls_load(o.data, master, extra_hosts[0] ? extra_hosts : NULL, &tls) != CK_OK) {
         ck_log(CK_LOG_ERROR, "cannot create or load the TLS material under %s/tls", o.data);
         goto out;
     }
@@ -324,7 +336,8 @@ int main(int argc, char **argv)
                                  .listen_addr = o.listen, .public_host = o.host, .tls_cert_pem = tls.chain_pem,
                                  .tls_key_pem = (const char *)ck_secret_ptr(tls.key_pem),
                                  .port_lo = (unsigned)o.vault_lo, .port_hi = (unsigned)o.vault_hi,
-                                 .operator_key = op_key, .test_clock = o.test_clock};
+                                 .operator_key = op_key, .test_clock = o.test_clock,
+                                 .dns_suffix = o.vault_dns_suffix};
         if (kv_new(&kcfg, &kv) != CK_OK || kv_mount(kv, main_l) != CK_OK) {
             ck_log(CK_LOG_ERROR, "the vault service failed to start");
             goto out;

@@ -50,8 +50,10 @@ static int ckd_load_key(const char *path, const char *aad, const struct ck_secre
     return rc;
 }
 
-int ckd_tls_load(const char *data_dir, const struct ck_secret *master, struct ckd_tls *out)
+int ckd_tls_load(const char *data_dir, const struct ck_secret *master, const char *extra_hosts, struct ckd_tls *out)
 {
+    char hosts[1024];
+    char *hosts_path = NULL, *old_hosts = NULL;
     char *dir = ck_path_join(data_dir, "tls");
     char *ca_pem_path = dir ? ck_path_join(dir, "ca.pem") : NULL;
     char *ca_key_path = dir ? ck_path_join(dir, "ca.key.sealed") : NULL;
@@ -63,8 +65,15 @@ int ckd_tls_load(const char *data_dir, const struct ck_secret *master, struct ck
     int rc = CK_E_NOMEM;
 
     memset(out, 0, sizeof(*out));
-    if (srv_key_path == NULL || ck_mkdirs(dir, 0700) != 0)
+    snprintf(hosts, sizeof(hosts), "%s%s%s", CKD_SERVER_HOSTS, extra_hosts ? "," : "", extra_hosts ? extra_hosts : "");
+    hosts_path = dir ? ck_path_join(dir, "server.hosts") : NULL;
+    if (srv_key_path == NULL || hosts_path == NULL || ck_mkdirs(dir, 0700) != 0)
         goto out;
+    /* A change of names (a new --vault-dns-suffix) needs a new server certificate. */
+    if (ck_read_file(hosts_path, 4096, &old_hosts, &len) != 0 || strcmp(old_hosts, hosts) != 0) {
+        unlink(srv_pem_path);
+        unlink(srv_key_path);
+    }
     /* The CA: load both halves, or make a new one. */
     rc = ckd_load_key(ca_key_path, "ck-tls-key:ca", master, &ca_key);
     if (rc == CK_OK && ck_read_file(ca_pem_path, 64 * 1024, &ca_pem, &len) != 0)
@@ -91,10 +100,11 @@ int ckd_tls_load(const char *data_dir, const struct ck_secret *master, struct ck
         ck_pkey_free(srv_key);
         srv_key = NULL;
         if ((rc = ck_pkey_rsa_generate(2048, &srv_key)) != CK_OK ||
-            (rc = ck_x509_issue(ca_key, ca_pem, srv_key, "localhost", CKD_SERVER_HOSTS, 730, &srv_pem)) != CK_OK ||
+            (rc = ck_x509_issue(ca_key, ca_pem, srv_key, "localhost", hosts, 730, &srv_pem)) != CK_OK ||
             (rc = ckd_save_key(srv_key_path, "ck-tls-key:server", master, srv_key)) != CK_OK)
             goto out;
-        if (ck_write_file_atomic(srv_pem_path, srv_pem, strlen(srv_pem), 0644) != 0) {
+        if (ck_write_file_atomic(srv_pem_path, srv_pem, strlen(srv_pem), 0644) != 0 ||
+            ck_write_file_atomic(hosts_path, hosts, strlen(hosts), 0644) != 0) {
             rc = CK_E_IO;
             goto out;
         }
@@ -124,6 +134,8 @@ out:
     ck_free(ca_key_path);
     ck_free(srv_pem_path);
     ck_free(srv_key_path);
+    ck_free(hosts_path);
+    ck_free(old_hosts);
     return rc;
 }
 

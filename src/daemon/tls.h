@@ -12,10 +12,12 @@ struct ckd_tls {
 };
 
 /*
- * Loads DIR/tls/, creating the CA and server certificate on first start. Private keys are kept
+ * Loads DIR/tls/, creating the CA and server certificate on first start. extra_hosts (a comma-
+ * separated list such as "*.vault.localtest", or NULL) is added to the certificate's names; the
+ * certificate is issued again when the list of names changes. Private keys are kept
  * only sealed under master (the .key.sealed files under DIR/tls). Returns CK_OK or an error.
  */
-int ckd_tls_load(const char *data_dir, const struct ck_secret *master, struct ckd_tls *out);
+int ckd_tls_load(const char *data_dir, const struct ck_secret *master, const char *extra_hosts, struct ckd_tls *out);
 void ckd_tls_cleanup(struct ckd_tls *t);
 
 #endif

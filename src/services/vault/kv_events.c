@@ -96,7 +96,8 @@ static int kv_events_read(struct kv *kv, const struct kv_vault *v, const char *o
     return n;
 }
 
-void kv_events_feed(struct kv *kv, const struct kv_vault *v, struct ck_req *req, struct ck_resp *resp, const char *key)
+void kv_events_feed(struct kv *kv, const struct kv_vault *v, const char *origin, struct ck_req *req, struct ck_resp *resp,
+                    const char *key)
 {
     const char *cs = ck_req_query(req, "cursor");
     const char *ws = ck_req_query(req, "timeout");
@@ -119,7 +120,7 @@ void kv_events_feed(struct kv *kv, const struct kv_vault *v, struct ck_req *req,
     }
     json_t *arr = json_array();
     last = cursor;
-    int n = kv_events_read(kv, v, ck_req_origin(req), key, cursor, arr, &last);
+    int n = kv_events_read(kv, v, origin, key, cursor, arr, &last);
     if (n == 0 && wait > 0) {
         struct timespec deadline;
         clock_gettime(CLOCK_REALTIME, &deadline);
@@ -131,7 +132,7 @@ void kv_events_feed(struct kv *kv, const struct kv_vault *v, struct ck_req *req,
                 break;
         }
         pthread_mutex_unlock(&kv->events_lock);
-        n = kv_events_read(kv, v, ck_req_origin(req), key, cursor, arr, &last);
+        n = kv_events_read(kv, v, origin, key, cursor, arr, &last);
     }
     json_t *o = json_pack("{s:o,s:I}", "value", arr, "cursor", (json_int_t)last);
     ck_resp_json(resp, 200, o);

@@ -32,6 +32,8 @@ struct kv {
     struct kv_config cfg; /* strings below are owned copies */
     char *data_dir, *authority, *arm_endpoint, *ca_file, *listen_addr, *public_host, *tls_cert, *tls_key;
     char *resource;
+    char *dns_suffix;            /* NULL: one origin per vault */
+    struct ck_httpd *shared;     /* the shared origin when dns_suffix is set */
     struct ck_secret *master_key;
     struct ck_secret *rp_key;
     struct ck_db *db;
@@ -92,21 +94,24 @@ void kv_origin_stop(struct kv *kv, const char *name);
 /* Writes a Key Vault error: {"error":{"code","message","innererror":{"code"}}}. */
 void kv_error(struct ck_resp *resp, int status, const char *code, const char *inner, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* The origin clients use for vault v ("https://localhost:8501" or "https://v.suffix:8500"), in arena a. */
+char *kv_vault_origin(struct kv *kv, struct ck_arena *a, const struct kv_vault *v);
 /* Asks ARM whether the caller may perform a data action at scope. Returns 1 allowed, 0 denied, -1
  * when ARM could not answer. */
 int kv_check_access(struct kv *kv, const struct kv_caller *c, const char *scope, const char *action);
 
 /* ---- kv_keys.c ---- */
 /* Serves one authenticated data-plane request of vault v. */
-void kv_handle_keys(struct kv *kv, const struct kv_vault *v, const struct kv_caller *c, struct ck_req *req,
-                    struct ck_resp *resp, const char **operation, char **kid);
+void kv_handle_keys(struct kv *kv, const struct kv_vault *v, const struct kv_caller *c, const char *origin,
+                    struct ck_req *req, struct ck_resp *resp, const char **operation, char **kid);
 
 /* ---- kv_events.c ---- */
 /* Records a key-state event for vault v (key name and version may be NULL) and wakes the feed. */
 void kv_event_emit(struct kv *kv, const struct kv_vault *v, const char *type, const char *key, const char *version,
                    const json_t *data);
 /* GET /events: the cursor feed (long-poll) for callers who may read the vault's (or one key's) keys. */
-void kv_events_feed(struct kv *kv, const struct kv_vault *v, struct ck_req *req, struct ck_resp *resp, const char *key);
+void kv_events_feed(struct kv *kv, const struct kv_vault *v, const char *origin, struct ck_req *req, struct ck_resp *resp,
+                    const char *key);
 /* POST /rp/vault/notifications from ARM: role-assignment changes at vault or key scope. */
 void kv_events_notification(struct kv *kv, struct ck_req *req, struct ck_resp *resp);
 

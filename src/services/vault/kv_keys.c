@@ -1479,11 +1479,11 @@ static int kv_match(const struct kv_route *r, char **seg, int n, const char **na
     return 1;
 }
 
-void kv_handle_keys(struct kv *kv, const struct kv_vault *v, const struct kv_caller *c, struct ck_req *req,
-                    struct ck_resp *resp, const char **operation, char **kid)
+void kv_handle_keys(struct kv *kv, const struct kv_vault *v, const struct kv_caller *c, const char *origin,
+                    struct ck_req *req, struct ck_resp *resp, const char **operation, char **kid)
 {
     struct kv_call k = {.kv = kv, .v = v, .c = c, .req = req, .resp = resp, .a = ck_req_arena(req),
-                        .origin = ck_req_origin(req), .operation = operation, .kid = kid};
+                        .origin = origin, .operation = operation, .kid = kid};
     char *seg[KV_MAX_SEGS];
     const char *name = NULL, *version = NULL;
     const struct kv_route *r = NULL;
@@ -1569,6 +1569,6 @@ void kv_handle_keys(struct kv *kv, const struct kv_vault *v, const struct kv_cal
     else if (strcmp(s, "rng") == 0)
         kv_rng(&k);
     else if (strcmp(s, "events") == 0)
-        kv_events_feed(kv, v, req, resp, name);
+        kv_events_feed(kv, v, origin, req, resp, name);
     json_decref(k.body);
 }

@@ -46,7 +46,17 @@ int kv_new(const struct kv_config *cfg, struct kv **out)
     kv->public_host = kv_dup(cfg->public_host ? cfg->public_host : "localhost");
     kv->tls_cert = kv_dup(cfg->tls_cert_pem);
     kv->tls_key = kv_dup(cfg->tls_key_pem);
-    kv->resource = kv_dup(cfg->resource ? cfg->resource : KV_DEFAULT_RESOURCE);
+    kv->dns_suffix = kv_dup(cfg->dns_suffix);
+    /* Under a DNS suffix the challenge names https://{suffix}, so the SDK's check that the vault
+     * host is a sub-domain of the resource host passes. */
+    if (cfg->resource != NULL)
+        kv->resource = kv_dup(cfg->resource);
+    else if (cfg->dns_suffix != NULL)
+        kv->resource = ck_malloc(strlen(cfg->dns_suffix) + 9);
+    else
+        kv->resource = kv_dup(KV_DEFAULT_RESOURCE);
+    if (kv->resource != NULL && cfg->resource == NULL && cfg->dns_suffix != NULL)
+        snprintf(kv->resource, strlen(cfg->dns_suffix) + 9, "https://%s", cfg->dns_suffix);
     kv->master_key = ck_secret_from(ck_secret_ptr(cfg->master_key), ck_secret_len(cfg->master_key));
     kv->rp_key = cfg->rp_key ? ck_secret_from(ck_secret_ptr(cfg->rp_key), ck_secret_len(cfg->rp_key)) : NULL;
     kv->operator_key = cfg->operator_key
@@ -75,6 +85,7 @@ void kv_free(struct kv *kv)
     if (kv == NULL)
         return;
     kv_sched_stop(kv);
+    ck_httpd_free(kv->shared);
     while (kv->origins != NULL) {
         struct kv_origin *o = kv->origins;
         kv->origins = o->next;
@@ -96,6 +107,7 @@ void kv_free(struct kv *kv)
     ck_free(kv->public_host);
     ck_free(kv->tls_cert);
     ck_free(kv->resource);
+    ck_free(kv->dns_suffix);
     pthread_mutex_destroy(&kv->lock);
     pthread_mutex_destroy(&kv->events_lock);
     pthread_cond_destroy(&kv->events_cond);
@@ -202,29 +214,62 @@ static int kv_authenticate(struct kv *kv, const struct kv_vault *v, struct ck_re
     return 0;
 }
 
-static void kv_data_handler(void *ctx, struct ck_req *req, struct ck_resp *resp)
+char *kv_vault_origin(struct kv *kv, struct ck_arena *a, const struct kv_vault *v)
 {
-    struct kv_origin *o = ctx;
-    struct kv *kv = o->kv;
+    if (kv->dns_suffix != NULL)
+        return ck_arena_printf(a, "https://%s.%s:%u", v->name, kv->dns_suffix, v->port);
+    return ck_arena_printf(a, "https://%s:%u", kv->public_host, v->port);
+}
+
+static void kv_serve(struct kv *kv, const char *name, struct ck_req *req, struct ck_resp *resp)
+{
     struct kv_vault v;
     struct kv_caller c;
     const char *operation = NULL;
     char *kid = NULL;
 
-    if (kv_vault_get(kv, ck_req_arena(req), o->name, 0, &v) != CK_OK) {
-        kv_error(resp, 404, "VaultNotFound", NULL, "The vault '%s' does not exist.", o->name);
+    if (kv_vault_get(kv, ck_req_arena(req), name, 0, &v) != CK_OK) {
+        kv_error(resp, 404, "VaultNotFound", NULL, "The vault '%.64s' does not exist.", name);
         return;
     }
     memset(&c, 0, sizeof(c));
     if (!kv_authenticate(kv, &v, req, resp, &c))
         return;
     ck_req_set_principal(req, c.claims.oid);
-    kv_handle_keys(kv, &v, &c, req, resp, &operation, &kid);
+    kv_handle_keys(kv, &v, &c, kv_vault_origin(kv, ck_req_arena(req), &v), req, resp, &operation, &kid);
     if (operation != NULL) {
         int status = ck_resp_get_status(resp);
         if (kv_audit_append(kv, v.name, &c, operation, kid, status, ck_req_peer(req), ck_req_id(req)) != CK_OK)
             ck_log(CK_LOG_ERROR, "vault %s: the audit record for request %s could not be written", v.name, ck_req_id(req));
     }
+}
+
+static void kv_data_handler(void *ctx, struct ck_req *req, struct ck_resp *resp)
+{
+    struct kv_origin *o = ctx;
+    kv_serve(o->kv, o->name, req, resp);
+}
+
+/* The shared origin: the vault is the first label of the Host header, under the DNS suffix. */
+static void kv_shared_handler(void *ctx, struct ck_req *req, struct ck_resp *resp)
+{
+    struct kv *kv = ctx;
+    const char *host = ck_req_header(req, "Host");
+    char name[32];
+    size_t sl = strlen(kv->dns_suffix);
+    size_t hl = host ? strcspn(host, ":") : 0;
+    if (host == NULL || hl <= sl + 1 || host[hl - sl - 1] != '.' || strncasecmp(host + hl - sl, kv->dns_suffix, sl) != 0 ||
+        hl - sl - 1 >= sizeof(name)) {
+        kv_error(resp, 404, "VaultNotFound", NULL, "The host name does not name a vault under %s.", kv->dns_suffix);
+        return;
+    }
+    memcpy(name, host, hl - sl - 1);
+    name[hl - sl - 1] = '\0';
+    if (strchr(name, '.') != NULL) {
+        kv_error(resp, 404, "VaultNotFound", NULL, "The host name does not name a vault under %s.", kv->dns_suffix);
+        return;
+    }
+    kv_serve(kv, name, req, resp);
 }
 
 static void kv_data_error(void *ctx, struct ck_req *req, struct ck_resp *resp, int status, const char *code,
@@ -237,6 +282,10 @@ static void kv_data_error(void *ctx, struct ck_req *req, struct ck_resp *resp, i
 
 int kv_origin_start(struct kv *kv, const char *name, unsigned *port)
 {
+    if (kv->shared != NULL) {
+        *port = ck_httpd_port(kv->shared);
+        return CK_OK;
+    }
     struct kv_origin *o = ck_calloc(1, sizeof(*o));
     int rc = CK_E_IO;
     if (o == NULL)
@@ -326,6 +375,18 @@ int kv_start(struct kv *kv)
     int n = 0, rc = CK_OK;
     if (a == NULL)
         return CK_E_NOMEM;
+    if (kv->dns_suffix != NULL && kv->shared == NULL) {
+        struct ck_httpd_config hc = {.bind_addr = kv->listen_addr, .port = (uint16_t)kv->cfg.port_lo,
+                                     .tls_cert_pem = kv->tls_cert, .tls_key_pem = kv->tls_key, .name = "vault"};
+        struct ck_mount m = {.name = "vault", .match = NULL, .handle = kv_shared_handler, .error = kv_data_error,
+                             .ctx = kv, .body_limit = KV_BODY_LIMIT};
+        if (ck_httpd_new(&hc, &kv->shared) != CK_OK || ck_httpd_mount(kv->shared, &m) != CK_OK) {
+            ck_log(CK_LOG_ERROR, "vault: cannot listen on %s:%u for *.%s", kv->listen_addr, kv->cfg.port_lo, kv->dns_suffix);
+            ck_arena_free(a);
+            return CK_E_IO;
+        }
+        ck_log(CK_LOG_INFO, "vault: origin https://*.%s:%u/", kv->dns_suffix, ck_httpd_port(kv->shared));
+    }
     ck_db_lock(kv->db);
     if (ck_db_prepare(kv->db, "SELECT name, port FROM vaults WHERE deleted_at IS NULL ORDER BY name", &st) == CK_OK) {
         while (n < 1024 && ck_db_step(st) == 1) {
@@ -356,6 +417,10 @@ int kv_start(struct kv *kv)
 
 void kv_drain(struct kv *kv, int timeout_ms)
 {
+    if (kv->shared != NULL) {
+        ck_httpd_quiesce(kv->shared);
+        ck_httpd_wait_idle(kv->shared, timeout_ms);
+    }
     pthread_mutex_lock(&kv->lock);
     for (struct kv_origin *o = kv->origins; o != NULL; o = o->next)
         ck_httpd_quiesce(o->httpd);

@@ -36,9 +36,12 @@ static void kv_arm_error(struct ck_resp *resp, int status, const char *code, con
 
 static json_t *kv_vault_json(struct kv *kv, const struct kv_vault *v)
 {
-    char uri[300], ts[40];
+    char uri[400], ts[40];
     json_t *tags = ck_json_parse(v->tags, strlen(v->tags), NULL, 0);
-    snprintf(uri, sizeof(uri), "https://%s:%u/", kv->public_host, v->port);
+    struct ck_arena *a = ck_arena_new();
+    char *origin = a ? kv_vault_origin(kv, a, v) : NULL;
+    snprintf(uri, sizeof(uri), "%s/", origin ? origin : "");
+    ck_arena_free(a);
     ck_time_iso8601(v->created_at, ts, sizeof(ts));
     json_t *props = json_pack(
         "{s:s,s:{s:s,s:s},s:[],s:b,s:b,s:b,s:b,s:i,s:b,s:s,s:s,s:s,s:{s:s,s:s,s:[],s:[]}}", "tenantId", v->tenant_id,

@@ -30,6 +30,7 @@ struct kv_config {
     const struct ck_secret *operator_key; /* the operator credential (docs/internal-api.md) */
     int test_clock;                      /* the operator may move the clock (tests only) */
     int rotation_interval_ms;            /* rotation scheduler period; 0: 60 s */
+    const char *dns_suffix;              /* when set: one origin, vaults routed by Host "{vault}.{suffix}" */
 };
 
 int kv_new(const struct kv_config *cfg, struct kv **out) CK_MUST_CHECK;
