@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Vaults under a DNS suffix (crosskeyd --vault-dns-suffix vault.localtest): one shared origin routed
 # by Host header, a server certificate for *.vault.localtest, and the unmodified Key Vault SDK
-# without disableChallengeResourceVerification (tests/compat/dns/vault-dns.mjs). Usage: <build dir>.
+# without disableChallengeResourceVerification (tests/compat/standalone/vault-dns.mjs). Usage: <build dir>.
 set -u
 build=$(CDPATH="" cd -- "${1:?usage: test_vault_dns.sh <build dir>}" && pwd)
 root=$(CDPATH="" cd -- "$(dirname -- "$0")/../.." && pwd)
@@ -37,8 +37,8 @@ node_flags=""
 [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ] && node_flags="--experimental-global-webcrypto"
 cd "$compat" || exit 1
 # shellcheck disable=SC2086
-if NODE_EXTRA_CA_CERTS="$data/tls/ca.pem" timeout 120 node $node_flags --import ./dns/resolve-localtest.mjs \
-        dns/vault-dns.mjs "$data" "$work/tenant.json"; then
+if NODE_EXTRA_CA_CERTS="$data/tls/ca.pem" timeout 120 node $node_flags --import ./standalone/resolve-localtest.mjs \
+        standalone/vault-dns.mjs "$data" "$work/tenant.json"; then
     echo "ok: all vault DNS-suffix checks passed"
 else
     echo "FAIL: vault DNS-suffix checks"; tail -n 30 "$work/daemon.log"; exit 1
