@@ -49,6 +49,7 @@ struct ctx {
     char tid[64], client_id[64], secret[256], sp[64], sub[64];
     char arm_tok[8192], kv_tok[8192];
     char unwrap_url[600];
+    char vault_id[512]; /* the vault's ARM id */
     char unwrap_body[1024];
     char expect[128]; /* the unwrapped value, base64url */
 };
@@ -193,6 +194,7 @@ static void provision(void)
     char vid[512];
     snprintf(vid, sizeof(vid), "/subscriptions/%s/resourceGroups/bench/providers/Microsoft.KeyVault/vaults/benchvault",
              C.sub);
+    copy(C.vault_id, sizeof(C.vault_id), vid);
     snprintf(url, sizeof(url), "%s%s?api-version=2026-02-01", C.authority, vid);
     snprintf(body, sizeof(body),
              "{\"location\":\"eastus\",\"properties\":{\"tenantId\":\"%s\",\"sku\":{\"family\":\"A\",\"name\":\"standard\"},"
@@ -414,6 +416,17 @@ int main(int argc, char **argv)
     else
         printf("openssl speed: not run\n");
 
+    /* The audit chain written by concurrent requests must verify, one record per request. */
+    char url[1024], auth[9100];
+    snprintf(url, sizeof(url), "%s%s/verifyAudit?api-version=2026-02-01", C.authority, C.vault_id);
+    snprintf(auth, sizeof(auth), "Bearer %s", C.arm_tok);
+    json_t *va = call("POST", url, auth, NULL, NULL, 200);
+    long records = (long)ck_json_int(va, "records", -1);
+    int audit_ok = json_is_true(json_object_get(va, "valid"));
+    json_decref(va);
+    long requests = (long)(warm.n + one.n + many.n + warm.errors + one.errors + many.errors) + 2;
+    printf("audit: %ld records, chain %s (%ld requests made)\n", records, audit_ok ? "valid" : "INVALID", requests);
+
     kill(pid, SIGTERM);
     int status = 0;
     waitpid(pid, &status, 0);
@@ -426,6 +439,10 @@ int main(int argc, char **argv)
         printf("data directory kept: %s (log %s.log)\n", dir, dir);
     }
     long errors = warm.errors + one.errors + many.errors;
+    if (!audit_ok || records < requests) {
+        fprintf(stderr, "bench_unwrap: the audit log does not hold every request\n");
+        return 1;
+    }
     if (errors > 0 || one.n == 0 || many.n == 0) {
         fprintf(stderr, "bench_unwrap: %ld failed unwraps\n", errors);
         return 1;
