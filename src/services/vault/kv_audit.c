@@ -58,7 +58,7 @@ int kv_audit_append(struct kv *kv, const char *vault, const struct kv_caller *c,
     }
     ck_db_stmt_free(st);
     st = NULL;
-    json_t *r = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s?,s:i,s:s,s:s}", "sequence", (json_int_t)seq, "time", ts,
+    json_t *r = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s*,s:i,s:s,s:s}", "sequence", (json_int_t)seq, "time", ts,
                           "vault", vault, "callerOid", c->claims.oid, "callerAppId", c->claims.appid, "callerTenantId",
                           c->claims.tid, "operation", operation, "kid", kid, "result", result, "clientAddress",
                           client_address ? client_address : "", "requestId", request_id);
