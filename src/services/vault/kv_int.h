@@ -17,7 +17,16 @@
 #define KV_APP_ID "cfa8b339-82a2-471a-a3c9-0fc0be7a4093"
 #define KV_BODY_LIMIT (1u << 20)
 #define KV_MAX_TAGS 15
+#define KV_KEYCACHE_SIZE 64
+#define KV_KEYCACHE_IDLE 300
 #define KV_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+
+/* An opened private key in the cache (kv_keycache.c). */
+struct kv_cached {
+    char id[200]; /* "vault/name/version", lower case */
+    struct ck_pkey *key;
+    int64_t used;
+};
 
 /* One vault's HTTPS origin. */
 struct kv_origin {
@@ -50,6 +59,9 @@ struct kv {
     int sched_running, sched_stop;
     pthread_mutex_t sched_lock;
     pthread_cond_t sched_cond;
+    /* Opened private keys (kv_keycache.c). */
+    pthread_mutex_t keycache_lock;
+    struct kv_cached *keycache;
 };
 
 /* A vault row; strings live in the caller's arena. */
@@ -129,6 +141,14 @@ void kv_sched_stop(struct kv *kv);
 /* POST /operator/vault/tick {"advanceSeconds":N}: moves the test clock (only with a test clock) and
  * runs a rotation pass. */
 void kv_operator(struct kv *kv, struct ck_req *req, struct ck_resp *resp);
+
+/* ---- kv_keycache.c ---- */
+/* A new reference to the opened key of a version, or NULL when not cached. */
+struct ck_pkey *kv_keycache_get(struct kv *kv, const char *vault, const char *name, const char *version);
+void kv_keycache_put(struct kv *kv, const char *vault, const char *name, const char *version, const struct ck_pkey *key);
+/* Drops every cached version of a key (name) or of a whole vault (name NULL). */
+void kv_keycache_drop(struct kv *kv, const char *vault, const char *name);
+void kv_keycache_clear(struct kv *kv);
 
 /* ---- kv_audit.c ---- */
 /* Appends one record to the vault's hash-chained audit log. */

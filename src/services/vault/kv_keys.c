@@ -458,12 +458,17 @@ static void kv_send_version(struct kv_call *k, const char *name, const char *ver
 /* Unseals a version's private key. */
 static int kv_unseal(struct kv_call *k, const struct kv_version *ver, struct ck_pkey **key)
 {
+    *key = kv_keycache_get(k->kv, k->v->name, ver->name, ver->version);
+    if (*key != NULL)
+        return CK_OK;
     struct ck_secret *der = NULL;
     char *aad = kv_seal_aad(k->a, k->v->name, ver->name, ver->version);
     int rc = aad ? ck_open(k->kv->master_key, aad, strlen(aad), ver->sealed, ver->sealed_len, &der) : CK_E_NOMEM;
     if (rc == CK_OK)
         rc = ck_pkey_from_private_der(ck_secret_ptr(der), ck_secret_len(der), key);
     ck_secret_free(der);
+    if (rc == CK_OK)
+        kv_keycache_put(k->kv, k->v->name, ver->name, ver->version, *key);
     return rc;
 }
 
@@ -1012,6 +1017,7 @@ static void kv_purge(struct kv_call *k, const char *name)
     if (rc != CK_OK) {
         kv_error(k->resp, 500, "InternalServerError", NULL, "The key could not be purged.");
     } else {
+        kv_keycache_drop(k->kv, k->v->name, name);
         kv_event_emit(k->kv, k->v, "Microsoft.KeyVault.KeyPurged", name, NULL, NULL);
         ck_resp_status(k->resp, 204);
     }

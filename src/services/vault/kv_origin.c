@@ -33,11 +33,15 @@ int kv_new(const struct kv_config *cfg, struct kv **out)
     pthread_cond_init(&kv->events_cond, NULL);
     pthread_mutex_init(&kv->sched_lock, NULL);
     pthread_cond_init(&kv->sched_cond, NULL);
+    pthread_mutex_init(&kv->keycache_lock, NULL);
     kv->cfg = *cfg;
     if (cfg->master_key == NULL || ck_secret_len(cfg->master_key) != CK_SEAL_KEY_LEN) {
         rc = CK_E_INVALID;
         goto fail;
     }
+    kv->keycache = ck_calloc(KV_KEYCACHE_SIZE, sizeof(struct kv_cached));
+    if (kv->keycache == NULL)
+        goto fail;
     kv->data_dir = kv_dup(cfg->data_dir);
     kv->authority = kv_dup(cfg->authority);
     kv->arm_endpoint = kv_dup(cfg->arm_endpoint);
@@ -85,6 +89,10 @@ void kv_free(struct kv *kv)
     if (kv == NULL)
         return;
     kv_sched_stop(kv);
+    if (kv->keycache != NULL)
+        kv_keycache_clear(kv);
+    ck_free(kv->keycache);
+    pthread_mutex_destroy(&kv->keycache_lock);
     ck_httpd_free(kv->shared);
     while (kv->origins != NULL) {
         struct kv_origin *o = kv->origins;

@@ -373,6 +373,7 @@ static void kv_rp_delete(struct kv *kv, struct ck_req *req, struct ck_resp *resp
     }
     /* Vaults are soft-deleted: the keys stay sealed in the store, the origin stops. */
     kv_origin_stop(kv, v.name);
+    kv_keycache_drop(kv, v.name, NULL);
     snprintf(now, sizeof(now), "%lld", (long long)ck_time_now());
     const char *q[2] = {now, v.name};
     ck_db_lock(kv->db);
