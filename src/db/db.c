@@ -6,16 +6,32 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
+
+/*
+ * Prepared statements are kept and reused: compiling SQL costs more than running most of these
+ * statements. A cached statement is lent to one user at a time; the same SQL prepared again while
+ * its statement is lent (a nested use) gets a fresh, uncached statement.
+ */
+#define CK_DB_STMT_CACHE 64
+
+struct ck_db_cached {
+    char *copy; /* the SQL text */
+    void *st;
+    int lent;
+};
 
 struct ck_db {
     const struct ck_db_ops *ops;
     void *conn;
     pthread_mutex_t lock;
+    struct ck_db_cached cache[CK_DB_STMT_CACHE];
 };
 
 struct ck_db_stmt {
     struct ck_db *db;
     void *st;
+    struct ck_db_cached *cached; /* NULL: finalize on free */
 };
 
 static _Atomic long ck_db_fail_countdown;
@@ -56,6 +72,11 @@ void ck_db_free(struct ck_db *db)
 {
     if (db == NULL)
         return;
+    for (int i = 0; i < CK_DB_STMT_CACHE; i++) {
+        if (db->cache[i].st != NULL)
+            db->ops->finalize(db->cache[i].st);
+        ck_free(db->cache[i].copy);
+    }
     db->ops->close(db->conn);
     pthread_mutex_destroy(&db->lock);
     ck_free(db);
@@ -96,13 +117,39 @@ void ck_db_rollback(struct ck_db *db)
 int ck_db_prepare(struct ck_db *db, const char *sql, struct ck_db_stmt **out)
 {
     struct ck_db_stmt *st = ck_calloc(1, sizeof(*st));
+    struct ck_db_cached *free_slot = NULL;
     if (st == NULL)
         return CK_E_NOMEM;
     st->db = db;
-    if (db->ops->prepare(db->conn, sql, &st->st) != 0) {
-        ck_free(st);
-        return CK_E_DB;
+    pthread_mutex_lock(&db->lock);
+    for (int i = 0; i < CK_DB_STMT_CACHE; i++) {
+        struct ck_db_cached *c = &db->cache[i];
+        if (c->st == NULL) {
+            if (free_slot == NULL)
+                free_slot = c;
+            continue;
+        }
+        /* By content: callers may build SQL in a reused buffer, so addresses prove nothing. */
+        if (!c->lent && strcmp(c->copy, sql) == 0) {
+            c->lent = 1;
+            st->st = c->st;
+            st->cached = c;
+            break;
+        }
     }
+    if (st->st == NULL) {
+        if (db->ops->prepare(db->conn, sql, &st->st) != 0) {
+            pthread_mutex_unlock(&db->lock);
+            ck_free(st);
+            return CK_E_DB;
+        }
+        if (free_slot != NULL && (free_slot->copy = ck_strdup(sql)) != NULL) {
+            free_slot->st = st->st;
+            free_slot->lent = 1;
+            st->cached = free_slot;
+        }
+    }
+    pthread_mutex_unlock(&db->lock);
     *out = st;
     return CK_OK;
 }
@@ -111,7 +158,15 @@ void ck_db_stmt_free(struct ck_db_stmt *st)
 {
     if (st == NULL)
         return;
-    st->db->ops->finalize(st->st);
+    struct ck_db *db = st->db;
+    if (st->cached != NULL) {
+        pthread_mutex_lock(&db->lock);
+        db->ops->reset(st->st);
+        st->cached->lent = 0;
+        pthread_mutex_unlock(&db->lock);
+    } else {
+        db->ops->finalize(st->st);
+    }
     ck_free(st);
 }
 

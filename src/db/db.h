@@ -33,6 +33,7 @@ struct ck_db_ops {
     const void *(*col_blob)(void *stmt, int idx, size_t *len);
     int (*col_is_null)(void *stmt, int idx);
     void (*finalize)(void *stmt);
+    void (*reset)(void *stmt); /* ready for a new execution, bindings cleared */
     int (*changes)(void *conn);
 };
 

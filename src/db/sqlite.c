@@ -102,6 +102,12 @@ static void ck_sq_finalize(void *stmt)
     sqlite3_finalize(stmt);
 }
 
+static void ck_sq_reset(void *stmt)
+{
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+}
+
 static int ck_sq_changes(void *conn)
 {
     return sqlite3_changes(conn);
@@ -123,5 +129,6 @@ const struct ck_db_ops ck_db_sqlite_ops = {
     .col_blob = ck_sq_col_blob,
     .col_is_null = ck_sq_col_is_null,
     .finalize = ck_sq_finalize,
+    .reset = ck_sq_reset,
     .changes = ck_sq_changes,
 };
