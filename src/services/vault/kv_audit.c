@@ -33,8 +33,18 @@ static char *kv_audit_hash(const char *prev, const char *canonical)
     return out;
 }
 
-int kv_audit_append(struct kv *kv, const char *vault, const struct kv_caller *c, const char *operation,
-                    const char *kid, int result, const char *client_address, const char *request_id)
+/* A record waiting for the next group commit. */
+struct kv_audit_item {
+    struct kv_audit_item *next;
+    const char *vault;
+    const struct kv_caller *c;
+    const char *operation, *kid, *client_address, *request_id;
+    int result;
+    int done, rc;
+};
+
+/* Appends one record inside the caller's transaction. */
+static int kv_audit_write(struct kv *kv, const struct kv_audit_item *it)
 {
     struct ck_db_stmt *st = NULL;
     char ts[40], prev[65] = KV_ZERO_HASH;
@@ -43,15 +53,12 @@ int kv_audit_append(struct kv *kv, const char *vault, const struct kv_caller *c,
     int rc = CK_E_DB;
 
     ck_time_iso8601(ck_time_now(), ts, sizeof(ts));
-    ck_db_lock(kv->db);
-    if (ck_db_begin(kv->db) != CK_OK)
-        goto unlock;
     if (ck_db_prepare(kv->db, "SELECT seq, hash FROM audit WHERE vault = ?1 ORDER BY seq DESC LIMIT 1", &st) != CK_OK)
-        goto rollback;
-    ck_db_bind_text(st, 1, vault);
+        goto out;
+    ck_db_bind_text(st, 1, it->vault);
     int s = ck_db_step(st);
     if (s < 0)
-        goto rollback;
+        goto out;
     if (s == 1) {
         seq = ck_db_col_int64(st, 0) + 1;
         snprintf(prev, sizeof(prev), "%s", ck_db_col_text(st, 1));
@@ -59,38 +66,80 @@ int kv_audit_append(struct kv *kv, const char *vault, const struct kv_caller *c,
     ck_db_stmt_free(st);
     st = NULL;
     json_t *r = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s*,s:i,s:s,s:s}", "sequence", (json_int_t)seq, "time", ts,
-                          "vault", vault, "callerOid", c->claims.oid, "callerAppId", c->claims.appid, "callerTenantId",
-                          c->claims.tid, "operation", operation, "kid", kid, "result", result, "clientAddress",
-                          client_address ? client_address : "", "requestId", request_id);
+                          "vault", it->vault, "callerOid", it->c->claims.oid, "callerAppId", it->c->claims.appid,
+                          "callerTenantId", it->c->claims.tid, "operation", it->operation, "kid", it->kid, "result",
+                          it->result, "clientAddress", it->client_address ? it->client_address : "", "requestId",
+                          it->request_id);
     canon = r ? kv_audit_canonical(r) : NULL;
     json_decref(r);
     hash = canon ? kv_audit_hash(prev, canon) : NULL;
     if (hash == NULL)
-        goto rollback;
+        goto out;
     if (ck_db_prepare(kv->db, "INSERT INTO audit (vault, seq, record, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5)",
                       &st) != CK_OK)
-        goto rollback;
-    ck_db_bind_text(st, 1, vault);
+        goto out;
+    ck_db_bind_text(st, 1, it->vault);
     ck_db_bind_int64(st, 2, seq);
     ck_db_bind_text(st, 3, canon);
     ck_db_bind_text(st, 4, prev);
     ck_db_bind_text(st, 5, hash);
-    if (ck_db_step(st) < 0)
-        goto rollback;
+    if (ck_db_step(st) >= 0)
+        rc = CK_OK;
+out:
     ck_db_stmt_free(st);
-    st = NULL;
-    if (ck_db_commit(kv->db) != CK_OK)
-        goto rollback;
-    rc = CK_OK;
-    goto unlock;
-rollback:
-    ck_db_stmt_free(st);
-    ck_db_rollback(kv->db);
-unlock:
-    ck_db_unlock(kv->db);
     free(canon);
     ck_free(hash);
     return rc;
+}
+
+/* Writes a batch in one transaction, so concurrent requests share one flush to disk. */
+static int kv_audit_commit(struct kv *kv, struct kv_audit_item *batch)
+{
+    int rc;
+    ck_db_lock(kv->db);
+    rc = ck_db_begin(kv->db);
+    for (struct kv_audit_item *it = batch; rc == CK_OK && it != NULL; it = it->next)
+        rc = kv_audit_write(kv, it);
+    if (rc == CK_OK)
+        rc = ck_db_commit(kv->db);
+    if (rc != CK_OK)
+        ck_db_rollback(kv->db);
+    ck_db_unlock(kv->db);
+    return rc;
+}
+
+int kv_audit_append(struct kv *kv, const char *vault, const struct kv_caller *c, const char *operation,
+                    const char *kid, int result, const char *client_address, const char *request_id)
+{
+    struct kv_audit_item item = {.vault = vault, .c = c, .operation = operation, .kid = kid,
+                                 .client_address = client_address, .request_id = request_id, .result = result};
+    /* Queue the record; the first waiter without a writer at work becomes the writer and commits
+     * everything queued so far. Every caller returns only once its own record is on disk. */
+    pthread_mutex_lock(&kv->audit_lock);
+    *kv->audit_tail = &item;
+    kv->audit_tail = &item.next;
+    while (!item.done) {
+        if (kv->audit_writing) {
+            pthread_cond_wait(&kv->audit_cond, &kv->audit_lock);
+            continue;
+        }
+        struct kv_audit_item *batch = kv->audit_head;
+        kv->audit_head = NULL;
+        kv->audit_tail = &kv->audit_head;
+        kv->audit_writing = 1;
+        pthread_mutex_unlock(&kv->audit_lock);
+        int rc = kv_audit_commit(kv, batch);
+        pthread_mutex_lock(&kv->audit_lock);
+        for (struct kv_audit_item *it = batch, *next; it != NULL; it = next) {
+            next = it->next;
+            it->rc = rc;
+            it->done = 1;
+        }
+        kv->audit_writing = 0;
+        pthread_cond_broadcast(&kv->audit_cond);
+    }
+    pthread_mutex_unlock(&kv->audit_lock);
+    return item.rc;
 }
 
 void kv_audit_list(struct kv *kv, struct ck_req *req, struct ck_resp *resp, const char *vault)

@@ -21,6 +21,8 @@
 #define KV_KEYCACHE_IDLE 300
 #define KV_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 
+struct kv_audit_item;
+
 /* An opened private key in the cache (kv_keycache.c). */
 struct kv_cached {
     char id[200]; /* "vault/name/version", lower case */
@@ -59,6 +61,11 @@ struct kv {
     int sched_running, sched_stop;
     pthread_mutex_t sched_lock;
     pthread_cond_t sched_cond;
+    /* Audit group commit (kv_audit.c): queued records, and whether a writer is at work. */
+    pthread_mutex_t audit_lock;
+    pthread_cond_t audit_cond;
+    struct kv_audit_item *audit_head, **audit_tail;
+    int audit_writing;
     /* Opened private keys (kv_keycache.c). */
     pthread_mutex_t keycache_lock;
     struct kv_cached *keycache;

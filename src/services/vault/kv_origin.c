@@ -34,6 +34,9 @@ int kv_new(const struct kv_config *cfg, struct kv **out)
     pthread_mutex_init(&kv->sched_lock, NULL);
     pthread_cond_init(&kv->sched_cond, NULL);
     pthread_mutex_init(&kv->keycache_lock, NULL);
+    pthread_mutex_init(&kv->audit_lock, NULL);
+    pthread_cond_init(&kv->audit_cond, NULL);
+    kv->audit_tail = &kv->audit_head;
     kv->cfg = *cfg;
     if (cfg->master_key == NULL || ck_secret_len(cfg->master_key) != CK_SEAL_KEY_LEN) {
         rc = CK_E_INVALID;
@@ -93,6 +96,8 @@ void kv_free(struct kv *kv)
         kv_keycache_clear(kv);
     ck_free(kv->keycache);
     pthread_mutex_destroy(&kv->keycache_lock);
+    pthread_mutex_destroy(&kv->audit_lock);
+    pthread_cond_destroy(&kv->audit_cond);
     ck_httpd_free(kv->shared);
     while (kv->origins != NULL) {
         struct kv_origin *o = kv->origins;
