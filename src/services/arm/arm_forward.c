@@ -294,27 +294,21 @@ out:
 void arm_notify_role_change(struct arm_call *c, const char *type, const char *scope, const char *name,
                             const char *role_id, const char *principal)
 {
-    const char *prov = strcasestr(scope, "/providers/");
-    char ns[128];
-    if (prov == NULL)
-        return;
-    const char *nsb = prov + strlen("/providers/");
-    const char *nse = strchr(nsb, '/');
-    if (nse == NULL || (size_t)(nse - nsb) >= sizeof(ns) || strncasecmp(nsb, "Microsoft.Authorization", 23) == 0)
-        return;
-    memcpy(ns, nsb, (size_t)(nse - nsb));
-    ns[nse - nsb] = '\0';
-    const struct arm_rp *rp = arm_find_rp(c->arm, ns);
-    if (rp == NULL)
-        return;
+    /* Every provider hears of every change, before the caller's request returns: an assignment at
+     * a subscription or resource group reaches resources below it, and providers that cache
+     * authorization decisions must drop them before the next request. */
     json_t *body = json_pack("{s:s,s:s,s:s,s:s,s:s}", "type", type, "scope", scope, "roleAssignmentName", name,
                              "roleDefinitionId", role_id, "principalId", principal);
     char *text = body ? ck_json_dump(body) : NULL;
     json_decref(body);
-    if (text != NULL) {
+    if (text == NULL)
+        return;
+    for (int i = 0; i < c->arm->nrps; i++) {
         struct ck_httpc_resp resp;
-        (void)arm_rp_call(c, rp, "POST", "/notifications", NULL, text, strlen(text), &resp);
+        if (arm_rp_call(c, &c->arm->rps[i], "POST", "/notifications", NULL, text, strlen(text), &resp) != CK_OK ||
+            resp.status >= 300)
+            ck_log(CK_LOG_WARN, "arm: provider %s did not take the role-assignment notification", c->arm->rps[i].ns);
         ck_httpc_resp_cleanup(&resp);
-        free(text);
     }
+    free(text);
 }

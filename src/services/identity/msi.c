@@ -270,6 +270,11 @@ void idp_handle_rp(struct idp *idp, struct ck_req *req, struct ck_resp *resp)
     const char *caller = ck_req_header(req, "x-ms-client-principal-id");
     if (caller != NULL)
         ck_req_set_principal(req, caller);
+    /* Role-assignment notifications from ARM: identity keeps no authorization state to refresh. */
+    if (strcmp(path, "/notifications") == 0 && strcmp(method, "POST") == 0) {
+        ck_resp_status(resp, 204);
+        return;
+    }
     if (msi_parse(a, path, &p) != 0) {
         idp_arm_error(req, resp, 404, "InvalidResourceType", "The resource type could not be found in the namespace '" MSI_NS "'.");
         return;

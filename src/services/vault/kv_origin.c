@@ -9,6 +9,7 @@
  */
 #include "services/vault/kv_int.h"
 #include "core/log.h"
+#include "core/timeutil.h"
 #include "http/client/httpc.h"
 
 #include <stdarg.h>
@@ -35,6 +36,7 @@ int kv_new(const struct kv_config *cfg, struct kv **out)
     pthread_cond_init(&kv->sched_cond, NULL);
     pthread_mutex_init(&kv->keycache_lock, NULL);
     pthread_mutex_init(&kv->audit_lock, NULL);
+    pthread_mutex_init(&kv->authz_lock, NULL);
     pthread_cond_init(&kv->audit_cond, NULL);
     kv->audit_tail = &kv->audit_head;
     kv->cfg = *cfg;
@@ -43,7 +45,8 @@ int kv_new(const struct kv_config *cfg, struct kv **out)
         goto fail;
     }
     kv->keycache = ck_calloc(KV_KEYCACHE_SIZE, sizeof(struct kv_cached));
-    if (kv->keycache == NULL)
+    kv->authz = ck_calloc(KV_AUTHZ_CACHE, sizeof(struct kv_authz_entry));
+    if (kv->keycache == NULL || kv->authz == NULL)
         goto fail;
     kv->data_dir = kv_dup(cfg->data_dir);
     kv->authority = kv_dup(cfg->authority);
@@ -97,6 +100,8 @@ void kv_free(struct kv *kv)
     ck_free(kv->keycache);
     pthread_mutex_destroy(&kv->keycache_lock);
     pthread_mutex_destroy(&kv->audit_lock);
+    pthread_mutex_destroy(&kv->authz_lock);
+    ck_free(kv->authz);
     pthread_cond_destroy(&kv->audit_cond);
     ck_httpd_free(kv->shared);
     while (kv->origins != NULL) {
@@ -151,7 +156,58 @@ static void kv_challenge(struct kv *kv, struct ck_resp *resp, const char *tenant
     ck_resp_header(resp, "WWW-Authenticate", h);
 }
 
+void kv_authz_forget(struct kv *kv)
+{
+    pthread_mutex_lock(&kv->authz_lock);
+    memset(kv->authz, 0, KV_AUTHZ_CACHE * sizeof(*kv->authz));
+    kv->authz_gen++;
+    pthread_mutex_unlock(&kv->authz_lock);
+}
+
+static int kv_check_access_arm(struct kv *kv, const struct kv_caller *c, const char *scope, const char *action);
+
 int kv_check_access(struct kv *kv, const struct kv_caller *c, const char *scope, const char *action)
+{
+    struct ck_buf b;
+    uint8_t id[32];
+    int64_t now = ck_mono_ms();
+    ck_buf_init(&b, 4096);
+    if (ck_buf_printf(&b, "%s\n%s\n%s\n%s", c->claims.oid, c->claims.tid, scope, action) != CK_OK) {
+        ck_buf_cleanup(&b);
+        return kv_check_access_arm(kv, c, scope, action);
+    }
+    for (char *p = b.data; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    ck_sha256(b.data, b.len, id);
+    ck_buf_cleanup(&b);
+    size_t slot = ((size_t)id[0] << 8 | id[1]) % KV_AUTHZ_CACHE;
+    pthread_mutex_lock(&kv->authz_lock);
+    struct kv_authz_entry *e = &kv->authz[slot];
+    if (e->expires_ms > now && memcmp(e->id, id, sizeof(id)) == 0) {
+        int allowed = e->allowed;
+        pthread_mutex_unlock(&kv->authz_lock);
+        return allowed;
+    }
+    uint64_t gen = kv->authz_gen;
+    pthread_mutex_unlock(&kv->authz_lock);
+    int r = kv_check_access_arm(kv, c, scope, action);
+    if (r >= 0) {
+        pthread_mutex_lock(&kv->authz_lock);
+        if (kv->authz_gen != gen) {
+            pthread_mutex_unlock(&kv->authz_lock);
+            return r;
+        }
+        e = &kv->authz[slot];
+        memcpy(e->id, id, sizeof(id));
+        e->allowed = r;
+        e->expires_ms = now + KV_AUTHZ_TTL_MS;
+        pthread_mutex_unlock(&kv->authz_lock);
+    }
+    return r;
+}
+
+static int kv_check_access_arm(struct kv *kv, const struct kv_caller *c, const char *scope, const char *action)
 {
     struct ck_httpc_req rq = {0};
     struct ck_httpc_resp rs;
