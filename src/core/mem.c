@@ -195,6 +195,29 @@ int ck_arena_defer(struct ck_arena *a, void (*fn)(void *), void *arg)
     return 0;
 }
 
+int ck_path_segments(struct ck_arena *a, const char *path, char **seg, int max)
+{
+    int n = 0;
+    char *copy = ck_arena_strdup(a, path);
+    if (copy == NULL)
+        return -1;
+    for (char *s = copy; *s;) {
+        while (*s == '/')
+            s++;
+        if (*s == '\0')
+            break;
+        if (n == max)
+            return -1;
+        seg[n++] = s;
+        char *e = strchr(s, '/');
+        if (e == NULL)
+            break;
+        *e = '\0';
+        s = e + 1;
+    }
+    return n;
+}
+
 /* ---- growable buffer ---- */
 
 void ck_buf_init(struct ck_buf *b, size_t limit)

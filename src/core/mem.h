@@ -47,6 +47,11 @@ char *ck_arena_printf(struct ck_arena *a, const char *fmt, ...) __attribute__((f
 /* Registers fn(arg) to run when the arena is freed. Returns 0, or -1 when out of memory (then fn
  * is run at once so the resource is not leaked). */
 int ck_arena_defer(struct ck_arena *a, void (*fn)(void *), void *arg);
+/*
+ * Splits a URL path into its non-empty segments ("/a//b/" gives "a", "b"), copied into the arena.
+ * Returns the number of segments, or -1 when out of memory or when there are more than max.
+ */
+int ck_path_segments(struct ck_arena *a, const char *path, char **seg, int max);
 
 /*
  * A growable buffer with a hard cap. Appends beyond the cap fail with CK_E_TOO_LARGE and leave

@@ -89,23 +89,8 @@ struct msi_path {
 static int msi_parse(struct ck_arena *a, const char *path, struct msi_path *p)
 {
     char *seg[12];
-    int n = 0;
-    char *copy = ck_arena_strdup(a, path);
+    int n = ck_path_segments(a, path, seg, 12);
     memset(p, 0, sizeof(*p));
-    if (copy == NULL)
-        return -1;
-    for (char *s = copy; *s && n < 12;) {
-        while (*s == '/')
-            s++;
-        if (!*s)
-            break;
-        seg[n++] = s;
-        char *e = strchr(s, '/');
-        if (e == NULL)
-            break;
-        *e = '\0';
-        s = e + 1;
-    }
     int i = 0;
     if (n < 2 || strcasecmp(seg[0], "subscriptions") != 0)
         return -1;
