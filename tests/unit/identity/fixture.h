@@ -30,6 +30,7 @@
 #include "crypto/random.h"
 #include "http/client/httpc.h"
 #include "services/identity/idp_int.h"
+#include "../common/tf_http.h"
 
 #define FX_UNUSED __attribute__((unused))
 #define FX_OP_KEY "b3BlcmF0b3Ita2V5LWZvci1pZGVudGl0eS10ZXN0czAx"
@@ -69,47 +70,9 @@ struct uami {
     char client[37];
 };
 
-struct rsp {
-    long status;
-    char *body;
-    json_t *json;
-};
-
-/* Responses not yet freed: a failed assertion jumps out of the test before rsp_free, and the
- * group teardown releases what is left so that sanitizer runs report only real leaks. */
-#define FX_MAX_LIVE 64
-static struct rsp fx_live[FX_MAX_LIVE];
-
-static FX_UNUSED void fx_live_add(const struct rsp *r)
-{
-    for (int i = 0; i < FX_MAX_LIVE; i++) {
-        if (fx_live[i].body == NULL) {
-            fx_live[i] = *r;
-            return;
-        }
-    }
-}
-
-static FX_UNUSED void rsp_free(struct rsp *r)
-{
-    for (int i = 0; i < FX_MAX_LIVE; i++)
-        if (r->body != NULL && fx_live[i].body == r->body)
-            memset(&fx_live[i], 0, sizeof(fx_live[i]));
-    json_decref(r->json);
-    ck_free(r->body);
-    memset(r, 0, sizeof(*r));
-}
-
-static FX_UNUSED void fx_live_release(void)
-{
-    for (int i = 0; i < FX_MAX_LIVE; i++) {
-        if (fx_live[i].body != NULL) {
-            json_decref(fx_live[i].json);
-            ck_free(fx_live[i].body);
-            memset(&fx_live[i], 0, sizeof(fx_live[i]));
-        }
-    }
-}
+/* struct rsp, rsp_free, the live-response list, the HTTP request and P() are shared. */
+#define fx_http tf_http
+#define fx_live_release tf_live_release
 
 /* Starts the identity service and both listeners on F.dir with the given master key. Returns the
  * idp_new result; on failure nothing is left running. */
@@ -185,35 +148,6 @@ static FX_UNUSED int fx_teardown(void **state)
 
 /* ---- HTTP ---- */
 
-/* Sends one request. headers is a NULL-terminated list of "Name: value" lines (or NULL). */
-static FX_UNUSED struct rsp fx_http(const char *method, const char *url, const char *const *headers, const char *body,
-                                    size_t body_len)
-{
-    struct ck_httpc_req req = {0};
-    struct ck_httpc_resp resp;
-    struct rsp r = {0};
-    int n = 0;
-    req.method = method;
-    req.url = url;
-    for (; headers != NULL && headers[n] != NULL; n++) {
-        assert_true(n < CK_HTTPC_MAX_HEADERS - 1);
-        req.headers[n] = headers[n];
-    }
-    req.headers[n] = NULL;
-    req.body = body;
-    req.body_len = body_len;
-    req.timeout_ms = 20000;
-    assert_int_equal(ck_httpc_do(&req, &resp), CK_OK);
-    r.status = resp.status;
-    r.body = ck_strndup(resp.body.data ? resp.body.data : "", resp.body.len);
-    assert_non_null(r.body);
-    if (resp.body.len > 0)
-        r.json = ck_json_parse(resp.body.data, resp.body.len, NULL, 0);
-    ck_httpc_resp_cleanup(&resp);
-    fx_live_add(&r);
-    return r;
-}
-
 static char fx_urlbuf[4][8192];
 static int fx_urlidx;
 
@@ -221,21 +155,6 @@ static FX_UNUSED const char *fx_url(const char *base, const char *path)
 {
     char *b = fx_urlbuf[fx_urlidx++ % 4];
     snprintf(b, sizeof(fx_urlbuf[0]), "%s%s", base, path);
-    return b;
-}
-
-/* A formatted string in a rotating static buffer (paths and bodies in test code). */
-static char fx_pbuf[16][8192];
-static int fx_pidx;
-static FX_UNUSED const char *P(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static FX_UNUSED const char *P(const char *fmt, ...)
-{
-    va_list ap;
-    char *b = fx_pbuf[fx_pidx++ % 16];
-    va_start(ap, fmt);
-    int n = vsnprintf(b, sizeof(fx_pbuf[0]), fmt, ap);
-    va_end(ap);
-    assert_true(n >= 0 && (size_t)n < sizeof(fx_pbuf[0]));
     return b;
 }
 

@@ -41,6 +41,7 @@
 #include "services/arm/arm.h"
 #include "services/identity/identity.h"
 #include "services/vault/vault.h"
+#include "../common/tf_http.h"
 
 #define KF_UNUSED __attribute__((unused))
 #define KF_OP_KEY "b3BlcmF0b3Ita2V5LWZvci12YXVsdC10ZXN0cy0wMTIz"
@@ -100,65 +101,9 @@ struct principal {
     char tok[8192];
 };
 
-struct rsp {
-    long status;
-    char *body;
-    json_t *json;
-    char *www;
-};
-
-/* Responses not yet freed: a failed assertion jumps out of the test before rsp_free, and the group
- * teardown releases what is left so that sanitizer runs report only real leaks. */
-#define KF_MAX_LIVE 64
-static struct rsp kf_live[KF_MAX_LIVE];
-
-static void kf_live_add(const struct rsp *r)
-{
-    for (int i = 0; i < KF_MAX_LIVE; i++) {
-        if (kf_live[i].body == NULL) {
-            kf_live[i] = *r;
-            return;
-        }
-    }
-}
-
-static KF_UNUSED void rsp_free(struct rsp *r)
-{
-    for (int i = 0; i < KF_MAX_LIVE; i++)
-        if (r->body != NULL && kf_live[i].body == r->body)
-            memset(&kf_live[i], 0, sizeof(kf_live[i]));
-    json_decref(r->json);
-    ck_free(r->body);
-    ck_free(r->www);
-    memset(r, 0, sizeof(*r));
-}
-
-static void kf_live_release(void)
-{
-    for (int i = 0; i < KF_MAX_LIVE; i++) {
-        if (kf_live[i].body != NULL) {
-            json_decref(kf_live[i].json);
-            ck_free(kf_live[i].body);
-            ck_free(kf_live[i].www);
-            memset(&kf_live[i], 0, sizeof(kf_live[i]));
-        }
-    }
-}
-
-/* A formatted string in a rotating static buffer (paths and bodies in test code). */
-static char kf_pbuf[24][16384];
-static int kf_pidx;
-static KF_UNUSED const char *P(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static KF_UNUSED const char *P(const char *fmt, ...)
-{
-    va_list ap;
-    char *b = kf_pbuf[kf_pidx++ % 24];
-    va_start(ap, fmt);
-    int n = vsnprintf(b, sizeof(kf_pbuf[0]), fmt, ap);
-    va_end(ap);
-    assert_true(n >= 0 && (size_t)n < sizeof(kf_pbuf[0]));
-    return b;
-}
+/* struct rsp, rsp_free, the live-response list, the HTTP request and P() are shared. */
+#define kf_http tf_http
+#define kf_live_release tf_live_release
 
 static KF_UNUSED void kf_copy(char *dst, size_t cap, const char *src)
 {
@@ -294,41 +239,6 @@ static KF_UNUSED int kf_teardown(void)
 }
 
 /* ---- HTTP ---- */
-
-/* Sends one request. headers is a NULL-terminated list of "Name: value" lines (or NULL). */
-static KF_UNUSED struct rsp kf_http(const char *method, const char *url, const char *const *headers, const char *body,
-                                    size_t body_len)
-{
-    struct ck_httpc_req req = {0};
-    struct ck_httpc_resp resp;
-    struct rsp r = {0};
-    int n = 0;
-    req.method = method;
-    req.url = url;
-    for (; headers != NULL && headers[n] != NULL; n++) {
-        assert_true(n < CK_HTTPC_MAX_HEADERS - 1);
-        req.headers[n] = headers[n];
-    }
-    req.headers[n] = NULL;
-    req.body = body;
-    req.body_len = body_len;
-    req.timeout_ms = 30000;
-    int rc = ck_httpc_do(&req, &resp);
-    if (rc != CK_OK) {
-        print_error("%s %s: transport error %d\n", method, url, rc);
-        ck_httpc_resp_cleanup(&resp);
-        fail();
-    }
-    r.status = resp.status;
-    r.body = ck_strndup(resp.body.data ? resp.body.data : "", resp.body.len);
-    assert_non_null(r.body);
-    if (resp.body.len > 0)
-        r.json = ck_json_parse(resp.body.data, resp.body.len, NULL, 0);
-    r.www = ck_httpc_resp_header(&resp, "WWW-Authenticate");
-    ck_httpc_resp_cleanup(&resp);
-    kf_live_add(&r);
-    return r;
-}
 
 static KF_UNUSED void kf_show(const char *what, const struct rsp *r)
 {
