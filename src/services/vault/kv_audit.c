@@ -4,7 +4,10 @@
  * operation, kid, result, client address, request id), chained by SHA-256 so that removing,
  * reordering or editing a record is detected: hash = SHA-256(prevHash || "\n" || canonical record),
  * hex-encoded, where the canonical record is its JSON with sorted keys and no spaces
- * (docs/vault.md). Owners read it through ARM: {vault id}/auditRecords and {vault id}/verifyAudit.
+ * (docs/vault.md). A hash chain alone can be recomputed by whoever can write the store, so the
+ * chain's head (last sequence and hash) is also kept with an HMAC under a key derived from the vault
+ * master key: editing and re-hashing, or dropping the newest records, no longer verifies.
+ * Owners read the log through ARM: {vault id}/auditRecords and {vault id}/verifyAudit.
  */
 #include "services/vault/kv_int.h"
 #include "core/codec.h"
@@ -13,6 +16,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* hex(HMAC-SHA256(audit key, lower(vault) "\n" seq "\n" hash)) into out[65]. */
+static int kv_audit_mac(struct kv *kv, const char *vault, int64_t seq, const char *hash, char out[65])
+{
+    char msg[200];
+    uint8_t mac[CK_SHA256_LEN];
+    int n = snprintf(msg, sizeof(msg), "%s\n%lld\n%s", vault, (long long)seq, hash);
+    if (n < 0 || (size_t)n >= sizeof(msg))
+        return CK_E_INVALID;
+    for (char *p = msg; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    if (ck_hmac_sha256(ck_secret_ptr(kv->audit_key), ck_secret_len(kv->audit_key), msg, (size_t)n, mac) != CK_OK)
+        return CK_E_CRYPTO;
+    char *hex = ck_hex_encode(mac, sizeof(mac));
+    if (hex == NULL)
+        return CK_E_NOMEM;
+    memcpy(out, hex, 65);
+    ck_free(hex);
+    return CK_OK;
+}
 
 char *kv_audit_canonical(const json_t *record)
 {
@@ -83,7 +107,19 @@ static int kv_audit_write(struct kv *kv, const struct kv_audit_item *it)
     ck_db_bind_text(st, 3, canon);
     ck_db_bind_text(st, 4, prev);
     ck_db_bind_text(st, 5, hash);
-    if (ck_db_step(st) >= 0)
+    if (ck_db_step(st) < 0)
+        goto out;
+    ck_db_stmt_free(st);
+    st = NULL;
+    /* Move the anchored head forward in the same transaction. */
+    char mac[65], seqs[24];
+    if (kv_audit_mac(kv, it->vault, seq, hash, mac) != CK_OK)
+        goto out;
+    snprintf(seqs, sizeof(seqs), "%lld", (long long)seq);
+    const char *q[4] = {it->vault, seqs, hash, mac};
+    if (ck_db_run(kv->db, "INSERT INTO audit_heads (vault, seq, hash, mac) VALUES (?1, CAST(?2 AS INTEGER), ?3, ?4)"
+                          " ON CONFLICT (vault) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac",
+                  4, q) == CK_OK)
         rc = CK_OK;
 out:
     ck_db_stmt_free(st);
@@ -255,6 +291,28 @@ void kv_audit_verify(struct kv *kv, struct ck_req *req, struct ck_resp *resp, co
         }
     }
     ck_db_stmt_free(st);
+    st = NULL;
+    /* The anchored head must name the last record, with a MAC made with the vault's key. */
+    if (bad < 0) {
+        int64_t hseq = 0;
+        char hhash[65] = "", hmac[65] = "", want[65];
+        if (ck_db_prepare(kv->db, "SELECT seq, hash, mac FROM audit_heads WHERE vault = ?1", &st) == CK_OK) {
+            ck_db_bind_text(st, 1, vault);
+            if (ck_db_step(st) == 1) {
+                hseq = ck_db_col_int64(st, 0);
+                snprintf(hhash, sizeof(hhash), "%s", ck_db_col_text(st, 1));
+                snprintf(hmac, sizeof(hmac), "%s", ck_db_col_text(st, 2));
+            }
+        }
+        ck_db_stmt_free(st);
+        st = NULL;
+        long long last = expect - 1;
+        int anchored = (hseq == 0 && last == 0) ||
+                       (hseq == last && strcmp(hhash, prev) == 0 && kv_audit_mac(kv, vault, hseq, hhash, want) == CK_OK &&
+                        ck_ct_equal(want, 64, hmac, strlen(hmac)));
+        if (!anchored)
+            bad = hseq > last ? last + 1 : (hseq > 0 ? hseq : 1);
+    }
     ck_db_unlock(kv->db);
     json_t *o = json_pack("{s:b,s:I}", "valid", bad < 0, "records", (json_int_t)count);
     json_object_set_new(o, "firstBadSequence", bad < 0 ? json_null() : json_integer(bad));

@@ -54,6 +54,7 @@ struct kv {
     char *dns_suffix;            /* NULL: one origin per vault */
     struct ck_httpd *shared;     /* the shared origin when dns_suffix is set */
     struct ck_secret *master_key;
+    struct ck_secret *audit_key; /* HMAC key for audit chain heads, derived from the master key */
     struct ck_secret *rp_key;
     struct ck_db *db;
     struct ck_verifier *verifier;

@@ -68,6 +68,11 @@ int kv_new(const struct kv_config *cfg, struct kv **out)
     if (kv->resource != NULL && cfg->resource == NULL && cfg->dns_suffix != NULL)
         snprintf(kv->resource, strlen(cfg->dns_suffix) + 9, "https://%s", cfg->dns_suffix);
     kv->master_key = ck_secret_from(ck_secret_ptr(cfg->master_key), ck_secret_len(cfg->master_key));
+    kv->audit_key = ck_secret_new(CK_SHA256_LEN);
+    if (kv->master_key == NULL || kv->audit_key == NULL ||
+        ck_hmac_sha256(ck_secret_ptr(kv->master_key), ck_secret_len(kv->master_key), "ck-kv-audit-anchor", 18,
+                       ck_secret_ptr(kv->audit_key)) != CK_OK)
+        goto fail;
     kv->rp_key = cfg->rp_key ? ck_secret_from(ck_secret_ptr(cfg->rp_key), ck_secret_len(cfg->rp_key)) : NULL;
     kv->operator_key = cfg->operator_key
                            ? ck_secret_from(ck_secret_ptr(cfg->operator_key), ck_secret_len(cfg->operator_key))
@@ -113,6 +118,7 @@ void kv_free(struct kv *kv)
     ck_verifier_free(kv->verifier);
     ck_db_free(kv->db);
     ck_secret_free(kv->master_key);
+    ck_secret_free(kv->audit_key);
     ck_secret_free(kv->rp_key);
     ck_secret_free(kv->operator_key);
     if (kv->tls_key != NULL)

@@ -33,6 +33,8 @@ static const char *const kv_migrations[] = {
     "CREATE INDEX events_vault ON events (vault, id);"
     "CREATE TABLE notices (vault TEXT NOT NULL COLLATE NOCASE, name TEXT NOT NULL COLLATE NOCASE,"
     "  version TEXT NOT NULL, kind TEXT NOT NULL, PRIMARY KEY (vault, name, version, kind));",
+    "CREATE TABLE audit_heads (vault TEXT PRIMARY KEY COLLATE NOCASE, seq INTEGER NOT NULL, hash TEXT NOT NULL,"
+    "  mac TEXT NOT NULL);",
 };
 
 int kv_store_open(struct kv *kv)

@@ -15,6 +15,7 @@
  * right sequence. Last, no private key part or unwrapped plaintext appears in any file of DIR.
  */
 #include "kv_fixture.h"
+#include "services/vault/kv_int.h"
 
 static struct tenant ta;
 static char sub[64], sub2[64];
@@ -1183,11 +1184,70 @@ static void test_audit_and_tamper(void **state)
     set_row(db, 4, r4, p4, h4);
     audit_expect(db, 1, -1);
     /* Recomputing one record's hash after an edit breaks the next link. */
+    char *h6 = row_text(db, "SELECT hash FROM audit WHERE vault = ?1 AND seq = ?2", 6);
     const char *q5[2] = {"keysvault", "6"};
     assert_int_equal(ck_db_run(db, "UPDATE audit SET hash = '" KV_TEST_ZERO "' WHERE vault = ?1 AND"
                                    " seq = CAST(?2 AS INTEGER)", 2, q5),
                      CK_OK);
     audit_expect(db, 0, 6);
+    const char *q6[3] = {h6, "keysvault", "6"};
+    assert_int_equal(ck_db_run(db, "UPDATE audit SET hash = ?1 WHERE vault = ?2 AND seq = CAST(?3 AS INTEGER)", 3, q6),
+                     CK_OK);
+    audit_expect(db, 1, -1);
+    ck_free(h6);
+
+    /* Dropping the newest record leaves a valid-looking chain; the anchored head catches it. */
+    long last = 0;
+    {
+        struct ck_db_stmt *st = NULL;
+        assert_int_equal(ck_db_prepare(db, "SELECT MAX(seq) FROM audit WHERE vault = ?1", &st), CK_OK);
+        ck_db_bind_text(st, 1, "keysvault");
+        assert_int_equal(ck_db_step(st), 1);
+        last = (long)ck_db_col_int64(st, 0);
+        ck_db_stmt_free(st);
+    }
+    char *rl = row_text(db, "SELECT record FROM audit WHERE vault = ?1 AND seq = ?2", last);
+    char *pl = row_text(db, "SELECT prev_hash FROM audit WHERE vault = ?1 AND seq = ?2", last);
+    char *hl = row_text(db, "SELECT hash FROM audit WHERE vault = ?1 AND seq = ?2", last);
+    char lasts[24];
+    snprintf(lasts, sizeof(lasts), "%ld", last);
+    const char *q7[2] = {"keysvault", lasts};
+    assert_int_equal(ck_db_run(db, "DELETE FROM audit WHERE vault = ?1 AND seq = CAST(?2 AS INTEGER)", 2, q7), CK_OK);
+    audit_expect(db, 0, last);
+    const char *q8[5] = {"keysvault", lasts, rl, pl, hl};
+    assert_int_equal(ck_db_run(db, "INSERT INTO audit (vault, seq, record, prev_hash, hash) VALUES (?1,"
+                                   " CAST(?2 AS INTEGER), ?3, ?4, ?5)", 5, q8),
+                     CK_OK);
+    audit_expect(db, 1, -1);
+
+    /* Editing a record and re-hashing every later one (what anyone with write access to the store
+     * can do with SHA-256 alone) is caught by the head's MAC, made with the vault's key. */
+    char prev[65];
+    snprintf(prev, sizeof(prev), "%s", KV_TEST_ZERO);
+    for (long s = 1; s <= last; s++) {
+        char *text = row_text(db, "SELECT record FROM audit WHERE vault = ?1 AND seq = ?2", s);
+        json_t *r = ck_json_parse_object(text, strlen(text), NULL, 0);
+        assert_non_null(r);
+        if (s == 2)
+            json_object_set_new(r, "result", json_integer(299));
+        char *canon = kv_audit_canonical(r);
+        json_decref(r);
+        char buf[8192];
+        int blen = snprintf(buf, sizeof(buf), "%s\n%s", prev, canon);
+        assert_true(blen > 0 && (size_t)blen < sizeof(buf));
+        uint8_t h[CK_SHA256_LEN];
+        ck_sha256(buf, (size_t)blen, h);
+        char *hex = ck_hex_encode(h, sizeof(h));
+        set_row(db, s, canon, prev, hex);
+        snprintf(prev, sizeof(prev), "%s", hex);
+        ck_free(hex);
+        free(canon);
+        ck_free(text);
+    }
+    audit_expect(db, 0, last);
+    ck_free(rl);
+    ck_free(pl);
+    ck_free(hl);
     ck_free(r3);
     ck_free(p3);
     ck_free(h3);
