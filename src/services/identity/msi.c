@@ -6,6 +6,7 @@
  * App Service and IMDS protocols, only for identities assigned to the calling workload.
  */
 #include "services/identity/idp_int.h"
+#include "authz/armpath.h"
 #include "core/codec.h"
 #include "core/timeutil.h"
 
@@ -88,26 +89,14 @@ struct msi_path {
 
 static int msi_parse(struct ck_arena *a, const char *path, struct msi_path *p)
 {
-    char *seg[12];
-    int n = ck_path_segments(a, path, seg, 12);
+    struct ck_arm_path ap;
     memset(p, 0, sizeof(*p));
-    int i = 0;
-    if (n < 2 || strcasecmp(seg[0], "subscriptions") != 0)
+    if (ck_arm_path_parse(a, path, MSI_NS, MSI_TYPE, &ap) != 0)
         return -1;
-    p->sub = seg[1];
-    i = 2;
-    if (i + 1 < n && strcasecmp(seg[i], "resourceGroups") == 0) {
-        p->rg = seg[i + 1];
-        i += 2;
-    }
-    if (i + 2 >= n || strcasecmp(seg[i], "providers") != 0 || strcasecmp(seg[i + 1], MSI_NS) != 0 ||
-        strcasecmp(seg[i + 2], MSI_TYPE) != 0)
-        return -1;
-    i += 3;
-    if (i < n)
-        p->name = seg[i++];
-    if (i < n)
-        p->extra = seg[i];
+    p->sub = ap.sub;
+    p->rg = ap.rg;
+    p->name = ap.name;
+    p->extra = ap.child;
     return 0;
 }
 

@@ -6,6 +6,7 @@
  * so RBAC authorization is required. Also the vault's audit log (auditRecords, verifyAudit).
  */
 #include "services/vault/kv_int.h"
+#include "authz/armpath.h"
 #include "authz/shared_key.h"
 #include "core/codec.h"
 #include "core/timeutil.h"
@@ -77,26 +78,15 @@ struct kv_rp_path {
 /* "/subscriptions/{s}[/resourceGroups/{rg}]/providers/Microsoft.KeyVault/vaults[/{name}[/{action}]]" */
 static int kv_rp_parse(struct ck_arena *a, const char *path, struct kv_rp_path *p)
 {
-    char *seg[12];
-    int i, n = ck_path_segments(a, path, seg, 12);
+    struct ck_arm_path ap;
     memset(p, 0, sizeof(*p));
-    if (n < 2 || strcasecmp(seg[0], "subscriptions") != 0)
+    if (ck_arm_path_parse(a, path, KV_NS, KV_TYPE, &ap) != 0 || ap.more > 0)
         return -1;
-    p->sub = seg[1];
-    i = 2;
-    if (i + 1 < n && strcasecmp(seg[i], "resourceGroups") == 0) {
-        p->rg = seg[i + 1];
-        i += 2;
-    }
-    if (i + 2 >= n || strcasecmp(seg[i], "providers") != 0 || strcasecmp(seg[i + 1], KV_NS) != 0 ||
-        strcasecmp(seg[i + 2], KV_TYPE) != 0)
-        return -1;
-    i += 3;
-    if (i < n)
-        p->name = seg[i++];
-    if (i < n)
-        p->action = seg[i++];
-    return i < n ? -1 : 0;
+    p->sub = ap.sub;
+    p->rg = ap.rg;
+    p->name = ap.name;
+    p->action = ap.child;
+    return 0;
 }
 
 static void kv_rp_list(struct kv *kv, struct ck_req *req, struct ck_resp *resp, const struct kv_rp_path *p)
