@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef CK_SERVICES_ST_INT_H
+#define CK_SERVICES_ST_INT_H
+
+/* Storage service internals shared by its source files. */
+#include "authz/jwt.h"
+#include "core/secret.h"
+#include "db/db.h"
+#include "http/server/httpd.h"
+#include "services/storage/storage.h"
+
+#include <pthread.h>
+#include <stdint.h>
+
+#define ST_DEV_ACCOUNT "devstoreaccount1"
+#define ST_DEV_KEY "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+#define ST_ACCOUNT_KEY_LEN 64 /* bytes of one account key (512 bits) */
+#define ST_AEK_LEN 32
+
+struct st_aek_entry;
+
+struct st {
+    struct st_config cfg; /* strings below are owned copies */
+    char *data_dir, *authority, *arm_endpoint, *ca_file, *listen_addr, *public_host, *tls_cert, *tls_key;
+    struct ck_secret *root_key;
+    struct ck_secret *rp_key;
+    struct ck_secret *operator_key;
+    struct ck_db *db;
+    struct ck_verifier *verifier;
+    struct ck_httpd *blob_l; /* the HTTPS blob origin */
+    struct ck_httpd *dev_l;  /* the plain-HTTP development listener, or NULL */
+    char blob_origin[300];
+    /* Opened AEKs by account (st_account.c). */
+    pthread_mutex_t aek_lock;
+    struct st_aek_entry *aeks;
+};
+
+/* ---- st.c ---- */
+int st_store_open(struct st *st);
+
+/* ---- st_account.c: accounts, their keys and their AEK ---- */
+
+/* The data-plane view of an account; strings live in the caller's arena. */
+struct st_account {
+    char *name, *arm_id, *subscription_id, *resource_group, *tenant_id;
+    int dev; /* the development account (not an ARM resource) */
+};
+
+/* Loads an account by name. Returns CK_OK or CK_E_NOT_FOUND. */
+int st_account_get(struct st *st, struct ck_arena *a, const char *name, struct st_account *out);
+/* The two account keys (raw 64 bytes each), unsealed; the caller frees both. */
+int st_account_keys(struct st *st, const char *name, struct ck_secret **key1, struct ck_secret **key2);
+/* The account's AEK (32 bytes), unwrapped and cached; the caller frees its copy. */
+int st_account_aek(struct st *st, const char *name, struct ck_secret **aek);
+/* Makes sure the development account exists (its well-known key, an AEK under the root key). */
+int st_dev_account_ensure(struct st *st);
+/* Wipes and drops every cached AEK. */
+void st_aek_cache_clear(struct st *st);
+
+/* ---- st_rp.c ---- */
+void st_handle_rp(struct st *st, struct ck_req *req, struct ck_resp *resp);
+
+/* ---- st_blob.c: the Blob data plane ---- */
+/* Called once a request's headers are in: authenticates, and for uploads sets a body sink so that
+ * the body streams into the extent store. */
+void st_blob_begin(void *ctx, struct ck_req *req, struct ck_resp *resp);
+void st_blob_handle(void *ctx, struct ck_req *req, struct ck_resp *resp);
+void st_blob_error(void *ctx, struct ck_req *req, struct ck_resp *resp, int status, const char *code,
+                   const char *message);
+
+/* Collects orphaned extents and temporary files, and expired uncommitted blocks (on start). */
+int st_blob_recover(struct st *st);
+
+#endif
