@@ -45,6 +45,11 @@ struct ck_resp {
     size_t len;
     const char *ctype;
     struct ck_arena *arena;
+    /* A streamed body (ck_resp_stream). */
+    ck_reader_fn reader;
+    void (*reader_free)(void *);
+    void *reader_arg;
+    uint64_t stream_len;
 };
 
 struct ck_req {
@@ -54,7 +59,14 @@ struct ck_req {
     const struct ck_mount *mount;
     const char *method;
     const char *path;
+    const char *raw_path;
     const char *log_path;
+    int started;         /* the access handler has seen this request */
+    int answered;        /* the begin hook answered before the body */
+    ck_sink_fn sink;
+    void *sink_arg;
+    int sink_failed;
+    uint64_t received;
     char id[37];
     char *principal;
     char *origin;
@@ -80,6 +92,40 @@ const char *ck_req_method(const struct ck_req *r)
 const char *ck_req_path(const struct ck_req *r)
 {
     return r->path;
+}
+
+const char *ck_req_raw_path(const struct ck_req *r)
+{
+    return r->raw_path ? r->raw_path : r->path;
+}
+
+void ck_req_set_sink(struct ck_req *r, ck_sink_fn fn, void *arg)
+{
+    r->sink = fn;
+    r->sink_arg = arg;
+}
+
+uint64_t ck_req_body_received(const struct ck_req *r)
+{
+    return r->received;
+}
+
+struct ck_header_each {
+    int (*fn)(void *arg, const char *k, const char *v);
+    void *arg;
+};
+
+static enum MHD_Result ck_header_each_it(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    struct ck_header_each *q = cls;
+    (void)kind;
+    return q->fn(q->arg, key, value ? value : "") ? MHD_NO : MHD_YES;
+}
+
+void ck_req_header_each(struct ck_req *r, int (*fn)(void *arg, const char *k, const char *v), void *arg)
+{
+    struct ck_header_each q = {fn, arg};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, ck_header_each_it, &q);
 }
 
 const char *ck_req_header(struct ck_req *r, const char *name)
@@ -205,6 +251,20 @@ void ck_resp_body(struct ck_resp *resp, const char *content_type, const void *bo
     resp->ctype = content_type ? ck_arena_strdup(resp->arena, content_type) : NULL;
 }
 
+void ck_resp_stream(struct ck_resp *resp, const char *content_type, uint64_t len, ck_reader_fn read,
+                    void (*free_fn)(void *), void *arg)
+{
+    if (resp->reader_free != NULL)
+        resp->reader_free(resp->reader_arg);
+    resp->reader = read;
+    resp->reader_free = free_fn;
+    resp->reader_arg = arg;
+    resp->stream_len = len;
+    resp->body = NULL;
+    resp->len = 0;
+    resp->ctype = content_type ? ck_arena_strdup(resp->arena, content_type) : NULL;
+}
+
 void ck_resp_json(struct ck_resp *resp, int status, const json_t *v)
 {
     char *s = ck_json_dump(v);
@@ -250,20 +310,70 @@ static void ck_wiped_free(void *cls)
     ck_freezero(w, sizeof(*w) + w->len);
 }
 
+struct ck_stream {
+    ck_reader_fn read;
+    void (*free_fn)(void *);
+    void *arg;
+};
+
+static ssize_t ck_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct ck_stream *st = cls;
+    long n = st->read(st->arg, pos, buf, max);
+    return n > 0 ? (ssize_t)n : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void ck_stream_free(void *cls)
+{
+    struct ck_stream *st = cls;
+    if (st->free_fn != NULL)
+        st->free_fn(st->arg);
+    ck_free(st);
+}
+
+/* The block MHD asks a reader to fill: one 64 KiB segment of blob data at a time. */
+#define CK_STREAM_BLOCK (64 * 1024)
+
+static struct MHD_Response *ck_httpd_stream_response(struct ck_resp *resp)
+{
+    struct ck_stream *st = ck_malloc(sizeof(*st));
+    struct MHD_Response *mr;
+    if (st == NULL) {
+        if (resp->reader_free != NULL)
+            resp->reader_free(resp->reader_arg);
+        resp->reader_free = NULL;
+        return NULL;
+    }
+    st->read = resp->reader;
+    st->free_fn = resp->reader_free;
+    st->arg = resp->reader_arg;
+    resp->reader_free = NULL; /* owned by the MHD response from here */
+    mr = MHD_create_response_from_callback(resp->stream_len, CK_STREAM_BLOCK, ck_stream_read, st, ck_stream_free);
+    if (mr == NULL)
+        ck_stream_free(st);
+    return mr;
+}
+
 static enum MHD_Result ck_httpd_send(struct ck_req *r, struct ck_resp *resp)
 {
-    struct ck_wiped *w = ck_malloc(sizeof(*w) + resp->len + 1);
     struct MHD_Response *mr;
     enum MHD_Result ret;
-    if (w == NULL)
-        return MHD_NO;
-    w->len = resp->len;
-    if (resp->len > 0)
-        memcpy(w->data, resp->body, resp->len);
-    mr = MHD_create_response_from_buffer_with_free_callback_cls(resp->len, w->data, ck_wiped_free, w);
-    if (mr == NULL) {
-        ck_wiped_free(w);
-        return MHD_NO;
+    if (resp->reader != NULL) {
+        mr = ck_httpd_stream_response(resp);
+        if (mr == NULL)
+            return MHD_NO;
+    } else {
+        struct ck_wiped *w = ck_malloc(sizeof(*w) + resp->len + 1);
+        if (w == NULL)
+            return MHD_NO;
+        w->len = resp->len;
+        if (resp->len > 0)
+            memcpy(w->data, resp->body, resp->len);
+        mr = MHD_create_response_from_buffer_with_free_callback_cls(resp->len, w->data, ck_wiped_free, w);
+        if (mr == NULL) {
+            ck_wiped_free(w);
+            return MHD_NO;
+        }
     }
     if (resp->ctype != NULL)
         MHD_add_response_header(mr, "Content-Type", resp->ctype);
@@ -300,16 +410,11 @@ static enum MHD_Result ck_httpd_access(void *cls, struct MHD_Connection *conn, c
     struct ck_req *r = *con_cls;
     (void)version;
 
-    if (r == NULL) {
-        struct ck_arena *a = ck_arena_new();
-        if (a == NULL)
-            return MHD_NO;
-        r = ck_arena_alloc(a, sizeof(*r));
-        if (r == NULL) {
-            ck_arena_free(a);
-            return MHD_NO;
-        }
-        r->arena = a;
+    if (r == NULL)
+        return MHD_NO;
+    if (!r->started) {
+        struct ck_arena *a = r->arena;
+        r->started = 1;
         r->h = h;
         r->conn = conn;
         r->start_ms = ck_mono_ms();
@@ -332,16 +437,33 @@ static enum MHD_Result ck_httpd_access(void *cls, struct MHD_Connection *conn, c
         /* Request bodies may carry secrets (client secrets, assertions): wipe them on free. */
         r->body.secret = 1;
         atomic_fetch_add(&h->inflight, 1);
-        *con_cls = r;
+        if (r->mount != NULL && r->mount->begin != NULL) {
+            struct ck_resp early = {0};
+            early.arena = r->arena;
+            r->mount->begin(r->mount->ctx, r, &early);
+            if (early.status != 0) {
+                r->answered = 1;
+                return ck_httpd_send(r, &early);
+            }
+        }
         return MHD_YES;
     }
 
     if (*upload_data_size > 0) {
-        if (!r->too_large && ck_buf_append(&r->body, upload_data, *upload_data_size) != CK_OK)
+        r->received += *upload_data_size;
+        if (r->answered) {
+            /* Answered before the body: drop it. */
+        } else if (r->sink != NULL) {
+            if (!r->sink_failed && r->sink(r->sink_arg, upload_data, *upload_data_size) != CK_OK)
+                r->sink_failed = 1;
+        } else if (!r->too_large && ck_buf_append(&r->body, upload_data, *upload_data_size) != CK_OK) {
             r->too_large = 1;
+        }
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (r->answered)
+        return MHD_YES;
 
     struct ck_resp resp = {0};
     resp.arena = r->arena;
@@ -365,6 +487,12 @@ static void ck_httpd_completed(void *cls, struct MHD_Connection *conn, void **co
     (void)conn;
     if (r == NULL)
         return;
+    if (!r->started) {
+        /* MHD answered the request itself (malformed, or headers too large). */
+        ck_arena_free(r->arena);
+        *con_cls = NULL;
+        return;
+    }
     int64_t ms = ck_mono_ms() - r->start_ms;
     ck_log(CK_LOG_INFO, "req=%s %s %s status=%d ms=%lld svc=%s principal=%s%s", r->id, r->method,
            r->log_path ? r->log_path : r->path, r->status, (long long)ms, r->mount ? r->mount->name : h->name, r->principal ? r->principal : "-",
@@ -373,6 +501,35 @@ static void ck_httpd_completed(void *cls, struct MHD_Connection *conn, void **co
     ck_arena_free(r->arena);
     *con_cls = NULL;
     ck_httpd_done(h);
+}
+
+/* Runs first for every request, with the request line's URI as sent: the request context is
+ * made here so that the raw (still percent-encoded) path is kept for signature checks. */
+static void *ck_httpd_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct ck_arena *a = ck_arena_new();
+    struct ck_req *r;
+    (void)cls;
+    (void)conn;
+    if (a == NULL)
+        return NULL;
+    r = ck_arena_alloc(a, sizeof(*r));
+    if (r == NULL) {
+        ck_arena_free(a);
+        return NULL;
+    }
+    memset(r, 0, sizeof(*r));
+    r->arena = a;
+    if (uri != NULL) {
+        size_t n = strcspn(uri, "?");
+        char *p = ck_arena_alloc(a, n + 1);
+        if (p != NULL) {
+            memcpy(p, uri, n);
+            p[n] = '\0';
+            r->raw_path = p;
+        }
+    }
+    return r;
 }
 
 int ck_httpd_new(const struct ck_httpd_config *cfg, struct ck_httpd **out)
@@ -407,12 +564,12 @@ int ck_httpd_new(const struct ck_httpd_config *cfg, struct ck_httpd **out)
         h->tls = 1;
         h->d = MHD_start_daemon(flags, cfg->port, NULL, NULL, ck_httpd_access, h, MHD_OPTION_SOCK_ADDR, &ss,
                                 MHD_OPTION_HTTPS_MEM_KEY, cfg->tls_key_pem, MHD_OPTION_HTTPS_MEM_CERT,
-                                cfg->tls_cert_pem, MHD_OPTION_NOTIFY_COMPLETED, ck_httpd_completed, h,
-                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
+                                cfg->tls_cert_pem, MHD_OPTION_NOTIFY_COMPLETED, ck_httpd_completed, h, MHD_OPTION_URI_LOG_CALLBACK,
+                                ck_httpd_uri, h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
     } else {
         h->d = MHD_start_daemon(flags, cfg->port, NULL, NULL, ck_httpd_access, h, MHD_OPTION_SOCK_ADDR, &ss,
-                                MHD_OPTION_NOTIFY_COMPLETED, ck_httpd_completed, h, MHD_OPTION_CONNECTION_TIMEOUT,
-                                (unsigned)120, MHD_OPTION_END);
+                                MHD_OPTION_NOTIFY_COMPLETED, ck_httpd_completed, h, MHD_OPTION_URI_LOG_CALLBACK,
+                                ck_httpd_uri, h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
     }
     if (h->d == NULL) {
         ck_httpd_free(h);

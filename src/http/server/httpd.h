@@ -7,7 +7,9 @@
  * carries mounts; a mount is a path matcher plus a handler and an error formatter for its
  * protocol. Each request gets an arena that lives until the response has been sent. Handlers
  * see a fully buffered body, capped per mount; exceeding the cap answers 413 in the mount's
- * error format before the handler runs.
+ * error format before the handler runs. A mount that must not hold whole bodies in memory (blob
+ * uploads and downloads) streams instead: its begin hook runs once the headers are in and may
+ * attach a body sink, and a response body may come from a reader callback.
  */
 #include "core/err.h"
 #include "core/mem.h"
@@ -29,6 +31,20 @@ typedef void (*ck_error_fn)(void *ctx, struct ck_req *req, struct ck_resp *resp,
                             const char *code, const char *message);
 /* Returns 1 when the mount serves req's path. */
 typedef int (*ck_match_fn)(void *ctx, const char *path);
+/*
+ * Optional: called once the request line and headers are in, before any body. It may answer at
+ * once (by setting a status on resp: the body is then not read, the connection is closed after
+ * the answer, and handle is not called), attach a body sink (ck_req_set_sink), or do nothing
+ * (the body is buffered as usual).
+ */
+typedef void (*ck_begin_fn)(void *ctx, struct ck_req *req, struct ck_resp *resp);
+/* Receives the next piece of a streamed request body. Returns CK_OK, or an error: the rest of
+ * the body is then read and dropped, and the handler sees the sink's state. */
+typedef int (*ck_sink_fn)(void *arg, const void *data, size_t len);
+/* Fills buf with up to max bytes of a streamed response body starting at pos. Returns the count
+ * (> 0), or -1 on failure: the connection is closed before the body is complete, so a client
+ * never takes a short body for a whole one. */
+typedef long (*ck_reader_fn)(void *arg, uint64_t pos, char *buf, size_t max);
 
 struct ck_mount {
     const char *name;   /* service name for logs */
@@ -37,6 +53,7 @@ struct ck_mount {
     ck_error_fn error;
     void *ctx;
     size_t body_limit;  /* bytes; 0 means CK_HTTP_DEFAULT_BODY_LIMIT */
+    ck_begin_fn begin;  /* optional, see above */
 };
 
 #define CK_HTTP_DEFAULT_BODY_LIMIT (1u << 20)
@@ -68,6 +85,14 @@ struct ck_arena *ck_req_arena(struct ck_req *r);
 const char *ck_req_method(const struct ck_req *r);
 /* The decoded path, without the query string. */
 const char *ck_req_path(const struct ck_req *r);
+/* The path exactly as on the request line (still percent-encoded), without the query string. */
+const char *ck_req_raw_path(const struct ck_req *r);
+/* Calls fn for every request header (name as sent, value) until it returns non-zero. */
+void ck_req_header_each(struct ck_req *r, int (*fn)(void *arg, const char *k, const char *v), void *arg);
+/* Streams the rest of the request body into fn instead of buffering it (from a begin hook). */
+void ck_req_set_sink(struct ck_req *r, ck_sink_fn fn, void *arg);
+/* Bytes of request body received so far. */
+uint64_t ck_req_body_received(const struct ck_req *r);
 /* A request header (case-insensitive name), or NULL. */
 const char *ck_req_header(struct ck_req *r, const char *name);
 /* A query parameter by decoded name (case-sensitive), or NULL. */
@@ -95,6 +120,10 @@ int ck_resp_get_status(const struct ck_resp *resp);
 void ck_resp_header(struct ck_resp *resp, const char *name, const char *value);
 /* Sets the body (copied) and its content type. */
 void ck_resp_body(struct ck_resp *resp, const char *content_type, const void *body, size_t len);
+/* Streams the body from read (len bytes in all, Content-Length: len). free_fn(arg), when not
+ * NULL, runs once the response is done with, sent or not. For HEAD, nothing is read. */
+void ck_resp_stream(struct ck_resp *resp, const char *content_type, uint64_t len, ck_reader_fn read,
+                    void (*free_fn)(void *), void *arg);
 /* Serialises v as the JSON body with "application/json; charset=utf-8" and sets status (v is not
  * consumed). */
 void ck_resp_json(struct ck_resp *resp, int status, const json_t *v);
