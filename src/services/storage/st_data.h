@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef CK_SERVICES_ST_DATA_H
+#define CK_SERVICES_ST_DATA_H
+
+/* Blob data-plane internals: parts (encrypted extent files), the blob index, request context. */
+#include "crypto/segment.h"
+#include "services/storage/st_int.h"
+
+#include <stdint.h>
+
+#define ST_BLOCK_EXPIRY_S (7 * 24 * 3600) /* uncommitted blocks, as Azure */
+#define ST_MAX_PUT_BLOB (5000ull * 1024 * 1024)
+#define ST_MAX_BLOCK (4000ull * 1024 * 1024)
+#define ST_MAX_BLOCKS 50000
+#define ST_MAX_UNCOMMITTED 100000
+#define ST_MAX_META 8192
+#define ST_XML_LIMIT (4u * 1024 * 1024) /* Put Block List bodies (50 000 ids of 64 chars fit) */
+
+/* One part of a blob, as listed in the index. */
+struct st_part {
+    char id[2 * CK_SEG_ID_LEN + 1]; /* hex */
+    uint8_t salt[CK_SEG_SALT_LEN];
+    uint64_t size;
+    uint32_t seg_size;
+    char block_id[96]; /* the block's id (base64) when the part came from Put Block, else "" */
+};
+
+/* Parsed conditional headers (If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since). */
+struct st_cond {
+    const char *if_match, *if_none_match;
+    int64_t if_modified_since, if_unmodified_since; /* -1: absent */
+};
+
+enum st_cond_result { ST_COND_OK = 0, ST_COND_NOT_MODIFIED, ST_COND_FAILED, ST_COND_EXISTS };
+
+/* Evaluates conditions against a resource (etag NULL when it does not exist). For reads a failing
+ * If-None-Match / If-Modified-Since is ST_COND_NOT_MODIFIED (304); otherwise ST_COND_FAILED (412).
+ * For writes, If-None-Match: * on an existing resource is ST_COND_EXISTS (409). */
+enum st_cond_result st_cond_eval(const struct st_cond *c, const char *etag, int64_t last_modified, int is_read);
+
+struct st_container {
+    char *name, *etag;
+    int64_t last_modified;
+    uint8_t *meta; /* sealed metadata, or NULL */
+    size_t meta_len;
+};
+
+struct st_blob {
+    char *name, *version_id, *etag;
+    char *content_type, *content_encoding, *content_language, *content_disposition, *cache_control, *content_md5;
+    uint64_t size;
+    int64_t created, last_modified;
+    uint8_t *meta;
+    size_t meta_len;
+    struct st_part *parts;
+    size_t nparts;
+};
+
+struct st_block {
+    char *id;
+    uint64_t size;
+    struct st_part part;
+};
+
+/* Part files a write made unreachable; removed once its transaction is durable. */
+struct st_dropped {
+    char (*ids)[2 * CK_SEG_ID_LEN + 1];
+    size_t n, cap;
+};
+void st_dropped_unlink(struct st *st, struct st_dropped *d);
+
+/* ---- st_index.c (each call is one transaction) ---- */
+int st_container_get(struct st *st, struct ck_arena *a, const char *account, const char *name,
+                     struct st_container *out);
+int st_container_create(struct st *st, const char *account, const char *name, const char *etag, int64_t now,
+                        const uint8_t *meta, size_t meta_len);
+int st_container_set_meta(struct st *st, const char *account, const char *name, const char *etag, int64_t now,
+                          const uint8_t *meta, size_t meta_len);
+/* Deletes a container with its blobs and staged blocks (their part files are removed). */
+int st_container_delete(struct st *st, const char *account, const char *name);
+/* Lists containers whose name starts with prefix and sorts after `after`, at most limit + 1 rows. */
+int st_container_list(struct st *st, struct ck_arena *a, const char *account, const char *prefix, const char *after,
+                      int limit, struct st_container **out, size_t *n);
+
+int st_blob_get(struct st *st, struct ck_arena *a, const char *account, const char *container, const char *name,
+                struct st_blob *out);
+/*
+ * Commits b as the blob's new version, in one transaction: the container must exist (else
+ * CK_E_NOT_FOUND with *missing_container set), cond is evaluated against the current version
+ * (ST_COND_FAILED → CK_E_FORBIDDEN, ST_COND_EXISTS → CK_E_EXISTS), new_parts are recorded, the
+ * parts the old version used and any staged blocks are dropped. from_blocks: b's parts came from
+ * staged blocks, whose rows are consumed.
+ */
+int st_blob_commit(struct st *st, const char *account, const char *container, const struct st_blob *b,
+                   const struct st_cond *cond, const struct st_part *new_parts, size_t n_new, int from_blocks,
+                   int *missing_container);
+/* Updates properties or metadata of the current version if cond holds; new etag and time. */
+int st_blob_update(struct st *st, const char *account, const char *container, const struct st_blob *b,
+                   const struct st_cond *cond, int metadata_only);
+int st_blob_delete(struct st *st, const char *account, const char *container, const char *name,
+                   const struct st_cond *cond);
+/* Lists blobs after `after` whose name starts with prefix, in name order, at most limit rows. */
+int st_blob_list(struct st *st, struct ck_arena *a, const char *account, const char *container, const char *prefix,
+                 const char *after, int limit, struct st_blob **out, size_t *n);
+
+/* Stages a block (replacing a block of the same id). CK_E_NOT_FOUND: no container.
+ * CK_E_LIMIT: too many uncommitted blocks. CK_E_INVALID: id length differs from the others'. */
+int st_block_put(struct st *st, const char *account, const char *container, const char *blob, const char *block_id,
+                 const struct st_part *part);
+/* The staged (uncommitted) blocks of a blob, oldest first. */
+int st_block_list(struct st *st, struct ck_arena *a, const char *account, const char *container, const char *blob,
+                  struct st_block **out, size_t *n);
+
+/* ---- st_extent.c ---- */
+
+/* Streams one part into a temporary file: header, then sealed segments. */
+struct st_part_writer;
+
+int st_part_writer_new(struct st *st, const struct ck_secret *aek, const char *account, const char *container,
+                       const char *blob, uint64_t length, struct st_part_writer **out) CK_MUST_CHECK;
+/* Takes the next bytes of plaintext. CK_E_TOO_LARGE past the declared length. */
+int st_part_write(struct st_part_writer *w, const void *p, size_t n) CK_MUST_CHECK;
+/* Bytes taken so far. */
+uint64_t st_part_written(const struct st_part_writer *w);
+/* Seals the last segment, syncs, moves the file into extents/ and syncs the directory. Fills
+ * part and md5 (of the plaintext). CK_E_INVALID when fewer bytes came than declared. */
+int st_part_finish(struct st_part_writer *w, struct st_part *part, uint8_t md5[16]) CK_MUST_CHECK;
+/* Drops the writer and its temporary file (NULL is a no-op). */
+void st_part_writer_free(struct st_part_writer *w);
+/* Removes a committed part's file (after the index no longer lists it). */
+void st_part_unlink(struct st *st, const char *id);
+
+/* Reads a blob's plaintext from its parts, decrypting only the segments a read touches. */
+struct st_reader;
+
+int st_reader_new(struct st *st, const struct ck_secret *aek, const char *account, const char *container,
+                  const char *blob, const struct st_part *parts, size_t nparts, struct st_reader **out) CK_MUST_CHECK;
+/* Reads up to max bytes at offset pos of the blob. Returns the count (> 0), 0 at the end, or a
+ * negative ck_err (CK_E_CRYPTO when data fails authentication). */
+long st_reader_read(struct st_reader *r, uint64_t pos, uint8_t *buf, size_t max);
+void st_reader_free(struct st_reader *r);
+
+/* The index's JSON list of parts: [{"id","size","salt","seg"}]. */
+char *st_parts_json(const struct st_part *parts, size_t n);
+int st_parts_parse(struct ck_arena *a, const char *json, struct st_part **parts, size_t *n) CK_MUST_CHECK;
+
+#endif
