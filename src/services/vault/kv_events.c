@@ -148,7 +148,7 @@ void kv_events_notification(struct kv *kv, struct ck_req *req, struct ck_resp *r
     const char *scope = b ? ck_json_str(b, "scope") : NULL;
     struct kv_vault v;
     /* Any role change anywhere may change a decision below it: forget them all first. */
-    kv_authz_forget(kv);
+    ck_access_forget(kv->access);
     if (type == NULL || scope == NULL) {
         json_decref(b);
         json_t *e = json_pack("{s:{s:s,s:s}}", "error", "code", "BadRequest", "message", "type and scope are required.");

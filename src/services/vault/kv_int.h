@@ -3,6 +3,7 @@
 #define CK_SERVICES_KV_INT_H
 
 /* Key vault service internals shared by its source files. */
+#include "authz/checkaccess.h"
 #include "authz/jwt.h"
 #include "core/secret.h"
 #include "crypto/crypto.h"
@@ -17,19 +18,11 @@
 #define KV_APP_ID "cfa8b339-82a2-471a-a3c9-0fc0be7a4093"
 #define KV_BODY_LIMIT (1u << 20)
 #define KV_MAX_TAGS 15
-#define KV_AUTHZ_CACHE 256
-#define KV_AUTHZ_TTL_MS 5000
 #define KV_KEYCACHE_SIZE 64
 #define KV_KEYCACHE_IDLE 300
 #define KV_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 
 struct kv_audit_item;
-
-struct kv_authz_entry {
-    uint8_t id[32]; /* SHA-256 of principal, tenant, scope and action */
-    int allowed;
-    int64_t expires_ms;
-};
 
 /* An opened private key in the cache (kv_keycache.c). */
 struct kv_cached {
@@ -75,11 +68,9 @@ struct kv {
     pthread_cond_t audit_cond;
     struct kv_audit_item *audit_head, **audit_tail;
     int audit_writing;
-    /* Check-access decisions (kv_origin.c): dropped on every role-assignment notification from
-     * ARM, and after KV_AUTHZ_TTL_MS at most in case a notification was lost. */
-    pthread_mutex_t authz_lock;
-    struct kv_authz_entry *authz;
-    uint64_t authz_gen; /* bumped by every forget: answers asked for before it are not cached */
+    /* The check-access client (authz/checkaccess.h): its decisions are forgotten on every
+     * role-assignment notification from ARM (kv_events.c), and kept 5 s at most. */
+    struct ck_access *access;
     /* Opened private keys (kv_keycache.c). */
     pthread_mutex_t keycache_lock;
     struct kv_cached *keycache;
@@ -129,11 +120,6 @@ void kv_error(struct ck_resp *resp, int status, const char *code, const char *in
     __attribute__((format(printf, 5, 6)));
 /* The origin clients use for vault v ("https://localhost:8501" or "https://v.suffix:8500"), in arena a. */
 char *kv_vault_origin(struct kv *kv, struct ck_arena *a, const struct kv_vault *v);
-/* Asks ARM whether the caller may perform a data action at scope. Returns 1 allowed, 0 denied, -1
- * when ARM could not answer. */
-int kv_check_access(struct kv *kv, const struct kv_caller *c, const char *scope, const char *action);
-/* Forgets every cached authorization decision. */
-void kv_authz_forget(struct kv *kv);
 
 /* ---- kv_keys.c ---- */
 /* Serves one authenticated data-plane request of vault v. */

@@ -146,7 +146,7 @@ static int kv_authorize(struct kv_call *k, const char *action, const char *name)
         kv_error(k->resp, 500, "InternalServerError", NULL, "Out of memory.");
         return 0;
     }
-    int r = kv_check_access(k->kv, k->c, scope, full);
+    int r = ck_access_check(k->kv->access, &k->c->claims, scope, full);
     if (r == 1)
         return 1;
     if (r < 0) {

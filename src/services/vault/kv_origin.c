@@ -10,7 +10,6 @@
 #include "services/vault/kv_int.h"
 #include "core/log.h"
 #include "core/timeutil.h"
-#include "http/client/httpc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,7 +35,6 @@ int kv_new(const struct kv_config *cfg, struct kv **out)
     pthread_cond_init(&kv->sched_cond, NULL);
     pthread_mutex_init(&kv->keycache_lock, NULL);
     pthread_mutex_init(&kv->audit_lock, NULL);
-    pthread_mutex_init(&kv->authz_lock, NULL);
     pthread_cond_init(&kv->audit_cond, NULL);
     kv->audit_tail = &kv->audit_head;
     kv->cfg = *cfg;
@@ -45,8 +43,7 @@ int kv_new(const struct kv_config *cfg, struct kv **out)
         goto fail;
     }
     kv->keycache = ck_calloc(KV_KEYCACHE_SIZE, sizeof(struct kv_cached));
-    kv->authz = ck_calloc(KV_AUTHZ_CACHE, sizeof(struct kv_authz_entry));
-    if (kv->keycache == NULL || kv->authz == NULL)
+    if (kv->keycache == NULL)
         goto fail;
     kv->data_dir = kv_dup(cfg->data_dir);
     kv->authority = kv_dup(cfg->authority);
@@ -84,6 +81,8 @@ int kv_new(const struct kv_config *cfg, struct kv **out)
     vc.ca_file = kv->ca_file;
     if ((rc = ck_verifier_new(&vc, &kv->verifier)) != CK_OK)
         goto fail;
+    if ((rc = ck_access_new(kv->arm_endpoint, kv->ca_file, kv->rp_key, &kv->access)) != CK_OK)
+        goto fail;
     if ((rc = kv_store_open(kv)) != CK_OK) {
         ck_log(CK_LOG_ERROR, "vault: cannot open the store under %s", kv->data_dir);
         goto fail;
@@ -105,8 +104,7 @@ void kv_free(struct kv *kv)
     ck_free(kv->keycache);
     pthread_mutex_destroy(&kv->keycache_lock);
     pthread_mutex_destroy(&kv->audit_lock);
-    pthread_mutex_destroy(&kv->authz_lock);
-    ck_free(kv->authz);
+    ck_access_free(kv->access);
     pthread_cond_destroy(&kv->audit_cond);
     ck_httpd_free(kv->shared);
     while (kv->origins != NULL) {
@@ -160,95 +158,6 @@ static void kv_challenge(struct kv *kv, struct ck_resp *resp, const char *tenant
     char h[512];
     snprintf(h, sizeof(h), "Bearer authorization=\"%s/%s\", resource=\"%s\"", kv->authority, tenant, kv->resource);
     ck_resp_header(resp, "WWW-Authenticate", h);
-}
-
-void kv_authz_forget(struct kv *kv)
-{
-    pthread_mutex_lock(&kv->authz_lock);
-    memset(kv->authz, 0, KV_AUTHZ_CACHE * sizeof(*kv->authz));
-    kv->authz_gen++;
-    pthread_mutex_unlock(&kv->authz_lock);
-}
-
-static int kv_check_access_arm(struct kv *kv, const struct kv_caller *c, const char *scope, const char *action);
-
-int kv_check_access(struct kv *kv, const struct kv_caller *c, const char *scope, const char *action)
-{
-    struct ck_buf b;
-    uint8_t id[32];
-    int64_t now = ck_mono_ms();
-    ck_buf_init(&b, 4096);
-    if (ck_buf_printf(&b, "%s\n%s\n%s\n%s", c->claims.oid, c->claims.tid, scope, action) != CK_OK) {
-        ck_buf_cleanup(&b);
-        return kv_check_access_arm(kv, c, scope, action);
-    }
-    for (char *p = b.data; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
-    ck_sha256(b.data, b.len, id);
-    ck_buf_cleanup(&b);
-    size_t slot = ((size_t)id[0] << 8 | id[1]) % KV_AUTHZ_CACHE;
-    pthread_mutex_lock(&kv->authz_lock);
-    struct kv_authz_entry *e = &kv->authz[slot];
-    if (e->expires_ms > now && memcmp(e->id, id, sizeof(id)) == 0) {
-        int allowed = e->allowed;
-        pthread_mutex_unlock(&kv->authz_lock);
-        return allowed;
-    }
-    uint64_t gen = kv->authz_gen;
-    pthread_mutex_unlock(&kv->authz_lock);
-    int r = kv_check_access_arm(kv, c, scope, action);
-    if (r >= 0) {
-        pthread_mutex_lock(&kv->authz_lock);
-        if (kv->authz_gen != gen) {
-            pthread_mutex_unlock(&kv->authz_lock);
-            return r;
-        }
-        e = &kv->authz[slot];
-        memcpy(e->id, id, sizeof(id));
-        e->allowed = r;
-        e->expires_ms = now + KV_AUTHZ_TTL_MS;
-        pthread_mutex_unlock(&kv->authz_lock);
-    }
-    return r;
-}
-
-static int kv_check_access_arm(struct kv *kv, const struct kv_caller *c, const char *scope, const char *action)
-{
-    struct ck_httpc_req rq = {0};
-    struct ck_httpc_resp rs;
-    char url[600], auth[128];
-    int allowed = -1;
-    json_t *body = json_pack("{s:s,s:s,s:s,s:s,s:b}", "principalId", c->claims.oid, "tenantId", c->claims.tid,
-                             "scope", scope, "action", action, "isDataAction", 1);
-    char *text = body ? ck_json_dump(body) : NULL;
-    json_decref(body);
-    if (text == NULL || kv->rp_key == NULL)
-        goto out;
-    snprintf(url, sizeof(url), "%s/rp/arm/checkAccess", kv->arm_endpoint);
-    snprintf(auth, sizeof(auth), "Authorization: RP %.*s", (int)ck_secret_len(kv->rp_key),
-             (const char *)ck_secret_ptr(kv->rp_key));
-    rq.method = "POST";
-    rq.url = url;
-    rq.headers[0] = auth;
-    rq.headers[1] = "Content-Type: application/json";
-    rq.body = text;
-    rq.body_len = strlen(text);
-    rq.ca_file = kv->ca_file;
-    rq.timeout_ms = 5000;
-    if (ck_httpc_do(&rq, &rs) == CK_OK && rs.status == 200) {
-        json_t *r = ck_json_parse_object(rs.body.data, rs.body.len, NULL, 0);
-        if (r != NULL && json_is_boolean(json_object_get(r, "allowed")))
-            allowed = ck_json_bool(r, "allowed", 0);
-        json_decref(r);
-    } else {
-        ck_log(CK_LOG_WARN, "vault: check-access at ARM failed (status %ld)", rs.status);
-    }
-    ck_httpc_resp_cleanup(&rs);
-    ck_wipe(auth, sizeof(auth));
-out:
-    free(text);
-    return allowed;
 }
 
 /* Authenticates the bearer token for vault v. Returns 1, or writes a 401 and returns 0. */
