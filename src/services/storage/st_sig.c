@@ -69,8 +69,8 @@ static int fail_auth(struct st_sig_result *res, const char *fmt, ...)
 
 static int fail_internal(struct st_sig_result *res, int err)
 {
-    return res_fail(res, err, 500, "InternalError", "Server encountered an internal error. Please try again after some time.",
-                    NULL);
+    return res_fail(res, err, 500, "InternalError",
+                    "Server encountered an internal error. Please try again after some time.", NULL);
 }
 
 /* ---- small string helpers ---- */
@@ -687,7 +687,7 @@ static const char *const sas_names[F__COUNT] = {"sv",   "ss",   "srt",  "sr",   
 
 /* Parameters that only a user delegation SAS carries. */
 static const char *const udk_names[] = {"skoid", "sktid", "skt", "ske", "sks", "skv", "saoid", "suoid",
-                                        "scid",  "sdd",   "skdutid", "sduoid", "srh", "srq"};
+                                        "scid",  "skdutid", "sduoid", "srh", "srq"};
 
 struct sas_fields {
     char v[F__COUNT][ST_SIG_FIELD_MAX];
