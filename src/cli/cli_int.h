@@ -101,6 +101,7 @@ extern const struct cli_cmd cli_identity_cmds[];
 extern const struct cli_cmd cli_role_cmds[];
 extern const struct cli_cmd cli_keyvault_cmds[];
 extern const struct cli_cmd cli_keyvault_key_cmds[];
+extern const struct cli_cmd cli_storage_cmds[];
 
 /* ---- args.c ---- */
 

@@ -13,11 +13,11 @@
 
 static const struct cli_cmd *const cli_tables[] = {
     cli_account_cmds, cli_tenant_cmds, cli_group_cmds, cli_provider_cmds, cli_ad_cmds, cli_identity_cmds, cli_role_cmds,
-    cli_keyvault_cmds, cli_keyvault_key_cmds,
+    cli_keyvault_cmds, cli_keyvault_key_cmds, cli_storage_cmds,
 };
 
 static const struct cli_group cli_groups[] = {
-    {"", "crosskey: az-style client for crosskeyd (identity, ARM, Graph, Key Vault)."},
+    {"", "crosskey: az-style client for crosskeyd (identity, ARM, Graph, Key Vault, Storage)."},
     {"account", "Manage the signed-in account and its subscriptions."},
     {"ad", "Manage Microsoft Entra-style applications and service principals (Graph)."},
     {"ad app", "Manage applications."},
@@ -33,6 +33,9 @@ static const struct cli_group cli_groups[] = {
     {"provider", "Manage resource providers."},
     {"role", "Manage role-based access control."},
     {"role assignment", "Manage role assignments."},
+    {"storage", "Manage storage accounts (ARM Microsoft.Storage)."},
+    {"storage account", "Manage storage accounts."},
+    {"storage account keys", "Manage a storage account's access keys."},
     {"tenant", "Operator: create and list tenants (needs --data DIR and the operator credential)."},
     {"workload", "Operator: let workloads on this host use managed identities (needs --data DIR)."},
 };

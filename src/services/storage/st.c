@@ -17,12 +17,16 @@
  * (docs/data-format.md).
  */
 static const char *const st_migrations[] = {
+    /* Accounts (st_account.c): key1/key2 sealed under a key derived from the root key, the AEK
+     * wrapped under the root key, root_kid the identifier of that root key; tags, identity,
+     * encryption and properties are JSON texts (docs/storage.md). */
     "CREATE TABLE accounts (name TEXT PRIMARY KEY, arm_id TEXT NOT NULL, subscription_id TEXT NOT NULL,"
     "  resource_group TEXT NOT NULL, tenant_id TEXT NOT NULL, location TEXT NOT NULL, kind TEXT NOT NULL,"
     "  sku TEXT NOT NULL, tags TEXT NOT NULL, identity TEXT NOT NULL, encryption TEXT NOT NULL,"
     "  properties TEXT NOT NULL, key1 BLOB NOT NULL, key2 BLOB NOT NULL, key1_time INTEGER NOT NULL,"
-    "  key2_time INTEGER NOT NULL, aek_wrapped BLOB NOT NULL, aek_kid TEXT NOT NULL, dev INTEGER NOT NULL,"
-    "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);",
+    "  key2_time INTEGER NOT NULL, aek_wrapped BLOB NOT NULL, root_kid TEXT NOT NULL, dev INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+    "CREATE INDEX accounts_scope ON accounts (subscription_id COLLATE NOCASE, resource_group COLLATE NOCASE);",
     "CREATE TABLE containers (account TEXT NOT NULL, name TEXT NOT NULL, etag TEXT NOT NULL,"
     "  last_modified INTEGER NOT NULL, metadata BLOB, PRIMARY KEY (account, name));"
     "CREATE TABLE blobs (account TEXT NOT NULL, container TEXT NOT NULL, name TEXT NOT NULL,"

@@ -57,6 +57,39 @@ int st_dev_account_ensure(struct st *st);
 /* Wipes and drops every cached AEK. */
 void st_aek_cache_clear(struct st *st);
 
+/* ---- st_account.c ---- */
+
+/* A full account row, as the resource provider reads and writes it. Strings live in the caller's
+ * arena; tags, identity, encryption and properties are JSON texts (docs/storage.md). */
+struct st_account_row {
+    char *name, *arm_id, *sub, *rg, *tenant_id, *location, *kind, *sku;
+    char *tags, *identity, *encryption, *properties;
+    int64_t key1_time, key2_time, created_at, updated_at;
+    int dev;
+};
+
+/* "root:" + 16 hex digits: the identifier of a root key, stored beside what it wraps. */
+#define ST_ROOT_KID_MAX 32
+void st_root_kid(const struct ck_secret *root, char out[ST_ROOT_KID_MAX]);
+/* Loads one row. Returns CK_OK or CK_E_NOT_FOUND (or CK_E_DB). */
+int st_account_row_get(struct st *st, struct ck_arena *a, const char *name, struct st_account_row *out);
+/* Names of the ARM accounts of a subscription (and group, when rg is not NULL), sorted, in the
+ * arena: *names gets an array of *n strings. */
+int st_account_names(struct st *st, struct ck_arena *a, const char *sub, const char *rg, char ***names, int *n);
+/* Inserts a new account with two fresh account keys and a fresh AEK (r->key1_time, key2_time,
+ * created_at and updated_at are set here). Returns CK_OK, CK_E_EXISTS when the name is taken, or
+ * an error. */
+int st_account_insert(struct st *st, struct st_account_row *r);
+/* Writes the mutable columns of an existing row (tags, identity, encryption, properties, sku,
+ * kind; updated_at is set here). Returns CK_OK or CK_E_NOT_FOUND. */
+int st_account_update(struct st *st, struct st_account_row *r);
+/* Replaces account key slot (1 or 2) with a fresh random key. Returns CK_OK or CK_E_NOT_FOUND. */
+int st_account_regenerate(struct st *st, const char *name, int slot);
+/* Deletes the account and, in the same transaction, its containers, blobs, staged blocks and
+ * parts (extent files are left to the orphan collection on start); its cached AEK is wiped.
+ * Returns CK_OK or CK_E_NOT_FOUND. */
+int st_account_delete(struct st *st, const char *name);
+
 /* ---- st_rp.c ---- */
 void st_handle_rp(struct st *st, struct ck_req *req, struct ck_resp *resp);
 
