@@ -67,6 +67,7 @@ struct ck_req {
     void *sink_arg;
     int sink_failed;
     uint64_t received;
+    void *data;
     char id[37];
     char *principal;
     char *origin;
@@ -103,6 +104,21 @@ void ck_req_set_sink(struct ck_req *r, ck_sink_fn fn, void *arg)
 {
     r->sink = fn;
     r->sink_arg = arg;
+}
+
+void ck_req_set_data(struct ck_req *r, void *data)
+{
+    r->data = data;
+}
+
+void *ck_req_data(const struct ck_req *r)
+{
+    return r->data;
+}
+
+int ck_req_is_tls(const struct ck_req *r)
+{
+    return r->h->tls;
 }
 
 uint64_t ck_req_body_received(const struct ck_req *r)

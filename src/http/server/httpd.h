@@ -91,6 +91,11 @@ const char *ck_req_raw_path(const struct ck_req *r);
 void ck_req_header_each(struct ck_req *r, int (*fn)(void *arg, const char *k, const char *v), void *arg);
 /* Streams the rest of the request body into fn instead of buffering it (from a begin hook). */
 void ck_req_set_sink(struct ck_req *r, ck_sink_fn fn, void *arg);
+/* A pointer the mount keeps with the request, from its begin hook to its handler. */
+void ck_req_set_data(struct ck_req *r, void *data);
+void *ck_req_data(const struct ck_req *r);
+/* Whether the request arrived over TLS. */
+int ck_req_is_tls(const struct ck_req *r);
 /* Bytes of request body received so far. */
 uint64_t ck_req_body_received(const struct ck_req *r);
 /* A request header (case-insensitive name), or NULL. */

@@ -195,7 +195,7 @@ int st_start(struct st *st)
         if ((rc = st_dev_account_ensure(st)) != CK_OK)
             return rc;
         /* Plain HTTP only on loopback, only when asked for (--dev-account). */
-        unsigned port = st->cfg.dev_port ? st->cfg.dev_port : 10000;
+        unsigned port = st->cfg.dev_port; /* 0: kernel-chosen */
         if ((rc = st_listen(st, "127.0.0.1", port, 0, "blob-dev", &st->dev_l)) != CK_OK) {
             ck_log(CK_LOG_ERROR, "storage: cannot listen on 127.0.0.1:%u (in use?)", port);
             return rc;

@@ -68,6 +68,7 @@ struct st_dropped {
     size_t n, cap;
 };
 void st_dropped_unlink(struct st *st, struct st_dropped *d);
+int st_dropped_add(struct st_dropped *d, const char *id);
 
 /* ---- st_index.c (each call is one transaction) ---- */
 int st_container_get(struct st *st, struct ck_arena *a, const char *account, const char *name,
@@ -110,6 +111,78 @@ int st_block_put(struct st *st, const char *account, const char *container, cons
 /* The staged (uncommitted) blocks of a blob, oldest first. */
 int st_block_list(struct st *st, struct ck_arena *a, const char *account, const char *container, const char *blob,
                   struct st_block **out, size_t *n);
+
+/* The operations of the Blob data plane this server knows. */
+enum st_op {
+    ST_OP_NONE = 0,
+    ST_OP_LIST_CONTAINERS,
+    ST_OP_ACCOUNT_INFO,
+    ST_OP_SERVICE_PROPS,
+    ST_OP_CONTAINER_CREATE,
+    ST_OP_CONTAINER_PROPS,
+    ST_OP_CONTAINER_DELETE,
+    ST_OP_CONTAINER_SET_META,
+    ST_OP_LIST_BLOBS,
+    ST_OP_PUT_BLOB,
+    ST_OP_COPY_BLOB,
+    ST_OP_PUT_BLOCK,
+    ST_OP_PUT_BLOCK_LIST,
+    ST_OP_GET_BLOCK_LIST,
+    ST_OP_GET_BLOB,
+    ST_OP_BLOB_PROPS,
+    ST_OP_SET_PROPS,
+    ST_OP_SET_META,
+    ST_OP_GET_META,
+    ST_OP_DELETE_BLOB,
+};
+
+/* One data-plane request, from the begin hook to the handler (lives in the request arena). */
+struct st_call {
+    struct st *st;
+    struct ck_req *req;
+    struct ck_arena *a;
+    const char *method;
+    int head;
+    enum st_op op;
+    char *account, *container, *blob; /* decoded; NULL when the path has none */
+    struct st_account acct;
+    const char *sas_rscc, *sas_rscd, *sas_rsce, *sas_rscl, *sas_rsct; /* SAS response overrides */
+    struct ck_secret *aek;            /* released with the arena */
+    /* A streamed upload (Put Blob, Put Block). */
+    struct st_part_writer *w;
+    int sink_rc;
+    uint64_t length;
+};
+
+/* ---- st_blob.c ---- */
+/* Writes the Blob error (XML body, x-ms-error-code) with Azure's code. */
+void st_fail(struct st_call *c, struct ck_resp *resp, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Adds x-ms-version and the headers every Blob response carries. */
+void st_common_headers(struct st_call *c, struct ck_resp *resp);
+/* A fresh quoted ETag ("0x8DE..."), in the call's arena. */
+char *st_new_etag(struct st_call *c);
+/* Parses the conditional headers; 0, or -1 after answering 400. */
+int st_cond_parse(struct st_call *c, struct ck_resp *resp, struct st_cond *cond);
+/* Collects x-ms-meta-* headers and seals them (NULL, 0 when none). 0, or -1 after answering. */
+int st_meta_seal(struct st_call *c, struct ck_resp *resp, const char *aad, uint8_t **out, size_t *len);
+/* Adds the x-ms-meta-* headers of sealed metadata. 0, or -1 after answering 500. */
+int st_meta_headers(struct st_call *c, struct ck_resp *resp, const char *aad, const uint8_t *sealed, size_t len);
+/* Re-seals metadata under another blob's name (copy); *out lives in the call's arena. */
+int st_meta_reseal(struct st_call *c, const char *src_aad, const uint8_t *sealed, size_t len, const char *dst_aad,
+                   uint8_t **out, size_t *outlen);
+/* Appends <Metadata>...</Metadata> for sealed metadata to b. */
+int st_meta_xml(struct st_call *c, struct ck_buf *b, const char *aad, const uint8_t *sealed, size_t len);
+char *st_meta_aad(struct st_call *c, const char *container, const char *blob);
+/* XML-escapes s onto b. */
+int st_xml_put(struct ck_buf *b, const char *s);
+/* RFC 1123 time in the call's arena. */
+char *st_http_time(struct st_call *c, int64_t t);
+
+/* ---- st_object.c ---- */
+/* Sets up a streamed upload from the begin hook; 0, or -1 after answering. */
+int st_upload_begin(struct st_call *c, struct ck_resp *resp);
+void st_blob_op(struct st_call *c, struct ck_resp *resp);
 
 /* ---- st_extent.c ---- */
 

@@ -11,6 +11,9 @@
 #include "core/log.h"
 #include "json/json.h"
 
+#include "core/timeutil.h"
+
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -496,5 +499,149 @@ int st_parts_parse(struct ck_arena *a, const char *text, struct st_part **parts,
     rc = CK_OK;
 out:
     json_decref(arr);
+    return rc;
+}
+
+/* ---- recovery on start ---- */
+
+static int st_part_known(struct st *st, const char *id)
+{
+    struct ck_db_stmt *q = NULL;
+    int s = -1;
+    if (ck_db_prepare(st->db, "SELECT 1 FROM parts WHERE id = ?1", &q) == CK_OK && ck_db_bind_text(q, 1, id) == CK_OK)
+        s = ck_db_step(q);
+    ck_db_stmt_free(q);
+    return s;
+}
+
+/* Removes every file in dir (the temporary parts of writes that never committed). */
+static void st_empty_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *p = ck_path_join(dir, e->d_name);
+        if (p != NULL && unlink(p) != 0)
+            ck_log(CK_LOG_WARN, "storage: cannot remove %s: %s", p, strerror(errno));
+        ck_free(p);
+    }
+    closedir(d);
+}
+
+/* Deletes extent files that no parts row knows (a crash between rename and commit, or after a
+ * commit and before the unlink of what it replaced). */
+static int st_sweep_extents(struct st *st, const char *base, long *removed)
+{
+    DIR *d = opendir(base);
+    struct dirent *e;
+    if (d == NULL)
+        return CK_E_IO;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *sub = ck_path_join(base, e->d_name);
+        DIR *sd = sub ? opendir(sub) : NULL;
+        struct dirent *f;
+        while (sd != NULL && (f = readdir(sd)) != NULL) {
+            size_t n = strlen(f->d_name);
+            if (f->d_name[0] == '.')
+                continue;
+            char id[2 * CK_SEG_ID_LEN + 1];
+            int known = 0;
+            if (n == 2 * CK_SEG_ID_LEN + 4 && strcmp(f->d_name + 2 * CK_SEG_ID_LEN, ".ckb") == 0) {
+                memcpy(id, f->d_name, 2 * CK_SEG_ID_LEN);
+                id[2 * CK_SEG_ID_LEN] = '\0';
+                known = st_part_known(st, id);
+                if (known < 0) {
+                    closedir(sd);
+                    closedir(d);
+                    ck_free(sub);
+                    return CK_E_DB;
+                }
+            }
+            if (!known) {
+                char *p = ck_path_join(sub, f->d_name);
+                if (p != NULL && unlink(p) == 0)
+                    (*removed)++;
+                ck_free(p);
+            }
+        }
+        if (sd != NULL)
+            closedir(sd);
+        ck_free(sub);
+    }
+    closedir(d);
+    return CK_OK;
+}
+
+int st_blob_recover(struct st *st)
+{
+    char *tmp = ck_path_join(st->data_dir, "tmp");
+    char *ext = ck_path_join(st->data_dir, "extents");
+    struct ck_arena *a = ck_arena_new();
+    struct st_dropped dropped = {0};
+    long removed = 0;
+    int rc = CK_E_IO;
+    if (tmp == NULL || ext == NULL || a == NULL || ck_mkdirs(tmp, 0700) != 0 || ck_mkdirs(ext, 0700) != 0)
+        goto out;
+    st_empty_dir(tmp);
+    /* Staged blocks past Azure's seven days are discarded with their parts. */
+    ck_db_lock(st->db);
+    {
+        struct ck_db_stmt *q = NULL;
+        int64_t cutoff = ck_time_now() - ST_BLOCK_EXPIRY_S;
+        int s = -1;
+        rc = CK_E_DB;
+        if (ck_db_begin(st->db) == CK_OK &&
+            ck_db_prepare(st->db, "SELECT part FROM blocks WHERE created < ?1", &q) == CK_OK &&
+            ck_db_bind_int64(q, 1, cutoff) == CK_OK) {
+            while ((s = ck_db_step(q)) == 1) {
+                struct st_part p;
+                memset(&p, 0, sizeof(p));
+                snprintf(p.id, sizeof(p.id), "%s", ck_db_col_text(q, 0) ? ck_db_col_text(q, 0) : "");
+                if (st_dropped_add(&dropped, p.id) != CK_OK) {
+                    s = -1;
+                    break;
+                }
+            }
+        }
+        ck_db_stmt_free(q);
+        q = NULL;
+        if (s == 0) {
+            int ok = 1;
+            for (size_t i = 0; ok && i < dropped.n; i++) {
+                const char *v[] = {dropped.ids[i]};
+                ok = ck_db_run(st->db, "DELETE FROM parts WHERE id = ?1", 1, v) == CK_OK;
+            }
+            if (ok && ck_db_prepare(st->db, "DELETE FROM blocks WHERE created < ?1", &q) == CK_OK &&
+                ck_db_bind_int64(q, 1, cutoff) == CK_OK && ck_db_step(q) >= 0) {
+                ck_db_stmt_free(q);
+                q = NULL;
+                rc = ck_db_commit(st->db);
+            }
+            ck_db_stmt_free(q);
+        }
+        if (rc != CK_OK)
+            ck_db_rollback(st->db);
+    }
+    if (rc == CK_OK)
+        rc = st_sweep_extents(st, ext, &removed);
+    ck_db_unlock(st->db);
+    if (rc == CK_OK) {
+        if (dropped.n > 0 || removed > 0)
+            ck_log(CK_LOG_INFO, "storage: recovery removed %zu expired blocks and %ld orphaned parts", dropped.n, removed);
+        ck_free(dropped.ids);
+        dropped.ids = NULL;
+        dropped.n = 0;
+    }
+out:
+    ck_free(dropped.ids);
+    ck_arena_free(a);
+    ck_free(tmp);
+    ck_free(ext);
     return rc;
 }

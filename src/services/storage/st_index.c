@@ -67,7 +67,7 @@ void st_dropped_unlink(struct st *st, struct st_dropped *d)
     memset(d, 0, sizeof(*d));
 }
 
-static int st_dropped_add(struct st_dropped *d, const char *id)
+int st_dropped_add(struct st_dropped *d, const char *id)
 {
     if (d->n == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 16;

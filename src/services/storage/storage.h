@@ -29,7 +29,7 @@ struct st_config {
     const char *tls_key_pem;
     unsigned blob_port;                  /* HTTPS blob origin; 0 picks a free port */
     int dev_account;                     /* also serve devstoreaccount1 on plain HTTP */
-    unsigned dev_port;                   /* the plain-HTTP loopback port (default 10000) */
+    unsigned dev_port;                   /* the plain-HTTP loopback port (crosskeyd: 10000; 0 picks a free port) */
 };
 
 int st_new(const struct st_config *cfg, struct st **out) CK_MUST_CHECK;
