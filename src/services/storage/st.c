@@ -161,6 +161,11 @@ int st_mount(struct st *st, struct ck_httpd *h)
     return ck_httpd_mount(h, &m);
 }
 
+const char *st_dev_origin(const struct st *st)
+{
+    return st->dev_origin[0] ? st->dev_origin : NULL;
+}
+
 const char *st_blob_origin(const struct st *st)
 {
     return st->blob_origin;
@@ -201,6 +206,7 @@ int st_start(struct st *st)
             return rc;
         }
         ck_httpd_set_public_host(st->dev_l, "127.0.0.1");
+        snprintf(st->dev_origin, sizeof(st->dev_origin), "http://127.0.0.1:%u", ck_httpd_port(st->dev_l));
     }
     return CK_OK;
 }

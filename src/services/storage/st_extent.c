@@ -455,6 +455,8 @@ char *st_parts_json(const struct st_part *parts, size_t n)
                                      salt, "seg", (json_int_t)parts[i].seg_size)
                          : NULL;
         ck_free(salt);
+        if (o != NULL && parts[i].block_id[0] != '\0')
+            json_object_set_new(o, "block", json_string(parts[i].block_id));
         if (o == NULL || json_array_append_new(arr, o) != 0)
             goto out;
     }
@@ -493,6 +495,9 @@ int st_parts_parse(struct ck_arena *a, const char *text, struct st_part **parts,
             goto out;
         p[i].size = (uint64_t)size;
         p[i].seg_size = (uint32_t)seg;
+        const char *block = json_string_value(json_object_get(o, "block"));
+        if (block != NULL && strlen(block) < sizeof(p[i].block_id))
+            snprintf(p[i].block_id, sizeof(p[i].block_id), "%s", block);
     }
     *parts = p;
     *n = count;

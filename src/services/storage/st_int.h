@@ -30,6 +30,7 @@ struct st {
     struct ck_httpd *blob_l; /* the HTTPS blob origin */
     struct ck_httpd *dev_l;  /* the plain-HTTP development listener, or NULL */
     char blob_origin[300];
+    char dev_origin[64];
     /* Opened AEKs by account (st_account.c). */
     pthread_mutex_t aek_lock;
     struct st_aek_entry *aeks;

@@ -40,6 +40,8 @@ int st_mount(struct st *st, struct ck_httpd *h) CK_MUST_CHECK;
 int st_start(struct st *st) CK_MUST_CHECK;
 /* The blob origin as clients reach it ("https://localhost:10443"), valid after st_start. */
 const char *st_blob_origin(const struct st *st);
+/* The development listener's origin ("http://127.0.0.1:10000"), or NULL without --dev-account. */
+const char *st_dev_origin(const struct st *st);
 /* Quiesces and drains the blob listeners. */
 void st_drain(struct st *st, int timeout_ms);
 
