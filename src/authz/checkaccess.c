@@ -75,14 +75,15 @@ void ck_access_forget(struct ck_access *a)
 }
 
 /* One question to ARM. Returns 1, 0, or -1 when ARM did not answer. */
-static int ck_access_ask(struct ck_access *a, const struct ck_claims *caller, const char *scope, const char *action)
+static int ck_access_ask(struct ck_access *a, const struct ck_claims *caller, const char *scope, const char *action,
+                         int is_data)
 {
     struct ck_httpc_req rq = {0};
     struct ck_httpc_resp rs;
     char url[600], auth[128];
     int allowed = -1;
     json_t *body = json_pack("{s:s,s:s,s:s,s:s,s:b}", "principalId", caller->oid, "tenantId", caller->tid, "scope",
-                             scope, "action", action, "isDataAction", 1);
+                             scope, "action", action, "isDataAction", is_data ? 1 : 0);
     char *text = body ? ck_json_dump(body) : NULL;
     json_decref(body);
     if (text == NULL || a->rp_key == NULL)
@@ -115,13 +116,19 @@ out:
 
 int ck_access_check(struct ck_access *a, const struct ck_claims *caller, const char *scope, const char *action)
 {
+    return ck_access_check_kind(a, caller, scope, action, 1);
+}
+
+int ck_access_check_kind(struct ck_access *a, const struct ck_claims *caller, const char *scope, const char *action,
+                         int is_data)
+{
     struct ck_buf b;
     uint8_t id[CK_SHA256_LEN];
     int64_t now = ck_mono_ms();
     ck_buf_init(&b, 4096);
-    if (ck_buf_printf(&b, "%s\n%s\n%s\n%s", caller->oid, caller->tid, scope, action) != CK_OK) {
+    if (ck_buf_printf(&b, "%s\n%s\n%s\n%s\n%d", caller->oid, caller->tid, scope, action, is_data ? 1 : 0) != CK_OK) {
         ck_buf_cleanup(&b);
-        return ck_access_ask(a, caller, scope, action);
+        return ck_access_ask(a, caller, scope, action, is_data);
     }
     for (char *p = b.data; *p; p++)
         if (*p >= 'A' && *p <= 'Z')
@@ -138,7 +145,7 @@ int ck_access_check(struct ck_access *a, const struct ck_claims *caller, const c
     }
     uint64_t gen = a->gen;
     pthread_mutex_unlock(&a->lock);
-    int r = ck_access_ask(a, caller, scope, action);
+    int r = ck_access_ask(a, caller, scope, action, is_data);
     if (r < 0)
         return r;
     pthread_mutex_lock(&a->lock);

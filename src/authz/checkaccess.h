@@ -38,6 +38,10 @@ void ck_access_free(struct ck_access *a);
 int ck_access_check(struct ck_access *a, const struct ck_claims *caller, const char *scope, const char *action)
     CK_MUST_CHECK;
 
+/* Like ck_access_check, for a control-plane action (is_data 0) or a data action (is_data 1). */
+int ck_access_check_kind(struct ck_access *a, const struct ck_claims *caller, const char *scope, const char *action,
+                         int is_data) CK_MUST_CHECK;
+
 /* Forgets every cached decision; answers to checks in flight are not cached. Thread-safe. */
 void ck_access_forget(struct ck_access *a);
 
