@@ -4,6 +4,7 @@
  * blocks), the resource-provider mount on the main origin and the blob listeners.
  */
 #include "services/storage/st_int.h"
+#include "authz/shared_key.h"
 #include "core/fsutil.h"
 #include "core/log.h"
 #include "crypto/crypto.h"
@@ -99,6 +100,8 @@ int st_new(const struct st_config *cfg, struct st **out)
     vc.ca_file = st->ca_file;
     if ((rc = ck_verifier_new(&vc, &st->verifier)) != CK_OK)
         goto fail;
+    if ((rc = ck_access_new(st->arm_endpoint, st->ca_file, st->rp_key, &st->access)) != CK_OK)
+        goto fail;
     if ((rc = st_store_open(st)) != CK_OK)
         goto fail;
     *out = st;
@@ -117,6 +120,7 @@ void st_free(struct st *st)
     st_aek_cache_clear(st);
     pthread_mutex_destroy(&st->aek_lock);
     ck_verifier_free(st->verifier);
+    ck_access_free(st->access);
     ck_db_free(st->db);
     ck_secret_free(st->root_key);
     ck_secret_free(st->rp_key);
@@ -141,6 +145,12 @@ static int st_rp_match(void *ctx, const char *path)
 
 static void st_rp_route(void *ctx, struct ck_req *req, struct ck_resp *resp)
 {
+    struct st *st = ctx;
+    /* ARM announces every role-assignment change before answering it: cached data-plane
+     * decisions are dropped, so the change applies to the next request. */
+    if (strcmp(ck_req_path(req), "/rp/storage/notifications") == 0 &&
+        ck_shared_key_ok(ck_req_header(req, "Authorization"), "RP", st->rp_key))
+        ck_access_forget(st->access);
     st_handle_rp(ctx, req, resp);
 }
 

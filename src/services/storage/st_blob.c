@@ -444,6 +444,29 @@ static void st_op_need(enum st_op op, const char **perms, enum st_sig_level *lev
     }
 }
 
+/* The RBAC action an operation needs with a bearer token, and whether it is a data action. */
+static const char *st_op_action(enum st_op op, int *is_data)
+{
+    *is_data = 1;
+    switch (op) {
+    case ST_OP_LIST_CONTAINERS:
+    case ST_OP_CONTAINER_PROPS:
+    case ST_OP_ACCOUNT_INFO:
+    case ST_OP_SERVICE_PROPS: *is_data = 0; return "Microsoft.Storage/storageAccounts/blobServices/containers/read";
+    case ST_OP_CONTAINER_CREATE:
+    case ST_OP_CONTAINER_SET_META: *is_data = 0; return "Microsoft.Storage/storageAccounts/blobServices/containers/write";
+    case ST_OP_CONTAINER_DELETE: *is_data = 0; return "Microsoft.Storage/storageAccounts/blobServices/containers/delete";
+    case ST_OP_PUT_BLOB:
+    case ST_OP_COPY_BLOB:
+    case ST_OP_PUT_BLOCK:
+    case ST_OP_PUT_BLOCK_LIST:
+    case ST_OP_SET_PROPS:
+    case ST_OP_SET_META: return "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write";
+    case ST_OP_DELETE_BLOB: return "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete";
+    default: return "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read";
+    }
+}
+
 /* ---- authentication ---- */
 
 static const char *st_sig_header(void *ctx, const char *name)
@@ -470,6 +493,53 @@ static void st_challenge(struct st_call *c, struct ck_resp *resp)
         ck_resp_header(resp, "WWW-Authenticate", v);
 }
 
+/* Bearer tokens (wire-blob A.5): RS256 from the account's tenant for the storage audience, over
+ * HTTPS only, then the operation's action through ARM's role assignments (Storage Blob Data
+ * Owner, Contributor, Reader) at the container scope or above. */
+static int st_bearer(struct st_call *c, struct ck_resp *resp, const char *token)
+{
+    static const char *const auds[] = {"https://storage.azure.com", "https://storage.azure.com/",
+                                       "e406a681-f3d4-42a8-90b6-c2b029497af1", NULL};
+    struct ck_claims claims;
+    int is_data;
+    if (!ck_req_is_tls(c->req) || c->acct.dev || c->acct.tenant_id == NULL || c->acct.tenant_id[0] == '\0') {
+        st_fail(c, resp, 403, "AuthenticationFailed",
+                "Bearer tokens are accepted only over HTTPS and for accounts made through the resource manager.");
+        return -1;
+    }
+    while (*token == ' ')
+        token++;
+    enum ck_token_fail f = ck_verify_token(c->st->verifier, token, auds, c->acct.tenant_id, &claims);
+    if (f == CK_TF_UNAVAILABLE) {
+        st_fail(c, resp, 503, "ServerBusy", "The token issuer's keys could not be fetched; try again.");
+        return -1;
+    }
+    if (f != CK_TF_NONE) {
+        /* The challenge names the account's tenant, so the SDK can fetch a token there. */
+        st_challenge(c, resp);
+        st_fail(c, resp, 401, "InvalidAuthenticationInfo", "Server failed to authenticate the request: %s.",
+                ck_token_fail_text(f));
+        return -1;
+    }
+    ck_req_set_principal(c->req, claims.oid);
+    const char *action = st_op_action(c->op, &is_data);
+    char *scope = c->container != NULL
+                      ? ck_arena_printf(c->a, "%s/blobServices/default/containers/%s", c->acct.arm_id, c->container)
+                      : ck_arena_strdup(c->a, c->acct.arm_id);
+    int r = scope ? ck_access_check_kind(c->st->access, &claims, scope, action, is_data) : -1;
+    if (r < 0) {
+        st_fail(c, resp, 503, "ServerBusy", "The authorization service could not be reached; try again.");
+        return -1;
+    }
+    if (r == 0) {
+        st_fail(c, resp, 403, "AuthorizationPermissionMismatch",
+                "This request is not authorized to perform this operation using this permission. The principal %s "
+                "does not have %s at %s.", claims.oid, action, scope);
+        return -1;
+    }
+    return 0;
+}
+
 /* Authenticates the request for its operation. 0, or -1 after answering. */
 static int st_authenticate(struct st_call *c, struct ck_resp *resp)
 {
@@ -483,11 +553,8 @@ static int st_authenticate(struct st_call *c, struct ck_resp *resp)
         st_fail(c, resp, 500, "InternalError", "Out of memory.");
         return -1;
     }
-    if (authz != NULL && strncasecmp(authz, "Bearer ", 7) == 0) {
-        st_fail(c, resp, 403, "AuthenticationFailed",
-                "Bearer tokens are not accepted by this server yet; use Shared Key or a SAS.");
-        return -1;
-    }
+    if (authz != NULL && strncasecmp(authz, "Bearer ", 7) == 0)
+        return st_bearer(c, resp, authz + 7);
     int is_sas = authz == NULL && st_sig_is_sas(&sr);
     if (authz == NULL && !is_sas) {
         st_challenge(c, resp);

@@ -3,6 +3,7 @@
 #define CK_SERVICES_ST_INT_H
 
 /* Storage service internals shared by its source files. */
+#include "authz/checkaccess.h"
 #include "authz/jwt.h"
 #include "core/secret.h"
 #include "db/db.h"
@@ -27,6 +28,7 @@ struct st {
     struct ck_secret *operator_key;
     struct ck_db *db;
     struct ck_verifier *verifier;
+    struct ck_access *access; /* ARM check-access for bearer tokens */
     struct ck_httpd *blob_l; /* the HTTPS blob origin */
     struct ck_httpd *dev_l;  /* the plain-HTTP development listener, or NULL */
     char blob_origin[300];
