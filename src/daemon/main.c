@@ -462,11 +462,11 @@ out:
 }
 
 static int ckd_write_endpoints(const char *data, const char *main_origin, const char *mi, const char *ca,
-                               const char *blob)
+                               const char *blob, const char *blob_dev)
 {
     char *path = ck_path_join(data, "endpoints.json");
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s?,s:s,s:s}", "authority", main_origin, "arm", main_origin, "graph",
-                          main_origin, "blob", blob, "managedIdentity", mi, "caFile", ca);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:s,s:s}", "authority", main_origin, "arm", main_origin, "graph",
+                          main_origin, "blob", blob, "blobDev", blob_dev, "managedIdentity", mi, "caFile", ca);
     char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
     int rc = -1;
     if (path != NULL && text != NULL)
@@ -631,7 +631,8 @@ int main(int argc, char **argv)
         ck_log(CK_LOG_ERROR, "the blob service failed to start");
         goto out;
     }
-    if (ckd_write_endpoints(o.data, origin, mi_origin, tls.ca_file, st ? st_blob_origin(st) : NULL) != 0) {
+    if (ckd_write_endpoints(o.data, origin, mi_origin, tls.ca_file, st ? st_blob_origin(st) : NULL,
+                            st ? st_dev_origin(st) : NULL) != 0) {
         ck_log(CK_LOG_ERROR, "cannot write %s", endpoints);
         goto out;
     }

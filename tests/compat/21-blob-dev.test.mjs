@@ -15,7 +15,7 @@ import {
   StorageSharedKeyCredential,
 } from "@azure/storage-blob";
 
-import { endpoints, uniq } from "./lib.mjs";
+import { endpoints, record, uniq } from "./lib.mjs";
 
 const DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 const devBase = String(endpoints.blobDev ?? "").replace(/\/+$/, "");
@@ -25,6 +25,9 @@ const CONN =
 const opts = { retryOptions: { maxTries: 2, retryDelayInMs: 100 } };
 const svc = () => BlobServiceClient.fromConnectionString(CONN, opts);
 const MARK = "crosskey-plaintext-marker-";
+// The scan after the suite (secrets-scan.test.mjs) must find none of these under the data directory.
+record("blobPlaintext", MARK + "dev");
+record("metadataValue", "metadata-marker-blue-7f3a");
 
 async function newContainer(prefix = "c") {
   const cc = svc().getContainerClient(`${prefix}${uniq()}`);
@@ -89,7 +92,7 @@ test("blobs: upload, download, properties, metadata, content settings", async ()
   const bb = cc.getBlockBlobClient("dir/a.txt");
   const data = payload(1000);
   const up = await bb.upload(data, data.length, {
-    metadata: { color: "blue" },
+    metadata: { color: "blue", marker: "metadata-marker-blue-7f3a" },
     blobHTTPHeaders: { blobContentType: "text/plain", blobCacheControl: "no-cache" },
   });
   assert.equal(up.isServerEncrypted, true);
@@ -98,13 +101,15 @@ test("blobs: upload, download, properties, metadata, content settings", async ()
   assert.deepEqual(await drain(dl.readableStreamBody), data);
   assert.equal(dl.contentType, "text/plain");
   assert.equal(dl.isServerEncrypted, true);
-  assert.deepEqual(dl.metadata, { color: "blue" });
+  assert.deepEqual(dl.metadata, { color: "blue", marker: "metadata-marker-blue-7f3a" });
   const props = await bb.getProperties();
   assert.equal(props.contentLength, 1000);
   assert.equal(props.cacheControl, "no-cache");
   assert.equal(props.blobType, "BlockBlob");
   assert.equal(props.etag, up.etag);
   await bb.setMetadata({ shape: "round" });
+  // A whole blob that is nothing but the marker: the scan looks for it verbatim.
+  await cc.getBlockBlobClient("marker.txt").upload(MARK + "dev-whole-blob", (MARK + "dev-whole-blob").length);
   assert.deepEqual((await bb.getProperties()).metadata, { shape: "round" });
   await bb.setHTTPHeaders({ blobContentType: "application/json" });
   const p2 = await bb.getProperties();
