@@ -667,7 +667,7 @@ fail:
 }
 
 /* Other account properties kept and returned as given. */
-static json_t *st_props_apply(struct ck_resp *resp, const json_t *cur, const json_t *in, int creating)
+static json_t *st_props_apply(struct ck_resp *resp, const json_t *cur, const json_t *in)
 {
     json_t *p = cur ? json_deep_copy(cur) : json_pack("{s:s,s:b,s:s,s:b,s:b}", "accessTier", "Hot",
                                                       "supportsHttpsTrafficOnly", 1, "minimumTlsVersion", "TLS1_2",
@@ -675,7 +675,6 @@ static json_t *st_props_apply(struct ck_resp *resp, const json_t *cur, const jso
     const char *tier, *tls, *pna;
     int https, pub, shared;
     static const char *const pnas[] = {"Enabled", "Disabled", NULL};
-    (void)creating;
     if (p == NULL) {
         st_internal_error(resp);
         return NULL;
@@ -955,7 +954,7 @@ static void st_rp_write(struct st *st, struct ck_req *req, struct ck_resp *resp,
     if ((enc = st_encryption_apply(a, resp, exists ? cur_enc : NULL, ck_json_get_ci(props_in, "encryption"), identity,
                                    now)) == NULL)
         goto out;
-    if ((props = st_props_apply(resp, exists ? cur_props : NULL, props_in, !exists)) == NULL)
+    if ((props = st_props_apply(resp, exists ? cur_props : NULL, props_in)) == NULL)
         goto out;
     char *tags_s = tags ? ck_json_dump(tags) : NULL, *id_s = ck_json_dump(identity), *enc_s = ck_json_dump(enc),
          *props_s = ck_json_dump(props);

@@ -50,37 +50,6 @@
 #define SF_ROLE_CONTRIBUTOR "b24988ac-6180-42a0-ab88-20f7382dd24c"
 #define SF_ROLE_READER "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 
-/*
- * The blob data plane (st_blob.c) is not needed here. Weak stand-ins keep this test linking while
- * that file is absent; the linker never prefers them over real definitions it has to pull in.
- */
-__attribute__((weak)) void st_blob_begin(void *ctx, struct ck_req *req, struct ck_resp *resp)
-{
-    (void)ctx;
-    (void)req;
-    (void)resp;
-}
-__attribute__((weak)) void st_blob_handle(void *ctx, struct ck_req *req, struct ck_resp *resp)
-{
-    (void)ctx;
-    (void)req;
-    ck_resp_status(resp, 501);
-}
-__attribute__((weak)) void st_blob_error(void *ctx, struct ck_req *req, struct ck_resp *resp, int status,
-                                         const char *code, const char *message)
-{
-    (void)ctx;
-    (void)req;
-    (void)code;
-    (void)message;
-    ck_resp_status(resp, status);
-}
-__attribute__((weak)) int st_blob_recover(struct st *st)
-{
-    (void)st;
-    return CK_OK;
-}
-
 struct sf {
     char dir[256];
     char stdir[300];
