@@ -413,7 +413,7 @@ long st_reader_read(struct st_reader *r, uint64_t pos, uint8_t *buf, size_t max)
     uint64_t index = off / op->p.seg_size;
     int rc = st_reader_load(r, pi, index);
     if (rc != CK_OK)
-        return rc;
+        return -(long)rc; /* ck_err codes are positive: never mistake one for a byte count */
     size_t in_seg = (size_t)(off - index * op->p.seg_size);
     size_t n = r->plain_len - in_seg;
     if (n > max)

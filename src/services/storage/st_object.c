@@ -535,31 +535,44 @@ static int st_blob_headers(struct st_call *c, struct ck_resp *resp, const struct
     return st_meta_headers(c, resp, st_meta_aad(c, c->container, c->blob), b->meta, b->meta_len);
 }
 
-/* Parses "bytes=s-e" / "bytes=s-". 1 when a range is given, 0 when none, -1 when malformed. */
+/* Parses one decimal number of at most 19 digits at *p (advancing it). 0, or -1. */
+static int st_range_num(const char **p, uint64_t *out)
+{
+    uint64_t v = 0;
+    int n = 0;
+    while (**p >= '0' && **p <= '9') {
+        if (++n > 19)
+            return -1;
+        v = v * 10 + (uint64_t)(**p - '0');
+        (*p)++;
+    }
+    if (n == 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Parses "bytes=s-e" / "bytes=s-" (x-ms-range wins over Range). 1 when a range is given, 0 when
+ * none, -1 when malformed (inverted, overflowing, suffix or multiple ranges). */
 static int st_range_parse(struct st_call *c, uint64_t *start, uint64_t *end, int *open)
 {
     const char *r = ck_req_header(c->req, "x-ms-range");
-    unsigned long long s, e;
-    int n = 0;
     if (r == NULL)
         r = ck_req_header(c->req, "Range");
     if (r == NULL)
         return 0;
-    if (sscanf(r, "bytes=%llu-%n", &s, &n) != 1 || n == 0 || strncmp(r, "bytes=", 6) != 0)
+    if (strncmp(r, "bytes=", 6) != 0)
         return -1;
-    *start = s;
-    if (r[n] == '\0') {
+    r += 6;
+    if (st_range_num(&r, start) != 0 || *r++ != '-')
+        return -1;
+    if (*r == '\0') {
         *open = 1;
         return 1;
     }
-    char *endp = NULL;
-    if (r[n] < '0' || r[n] > '9')
-        return -1;
-    e = strtoull(r + n, &endp, 10);
-    if (*endp != '\0' || e < s)
+    if (st_range_num(&r, end) != 0 || *r != '\0' || *end < *start)
         return -1;
     *open = 0;
-    *end = e;
     return 1;
 }
 
