@@ -347,6 +347,11 @@ static void ck_stream_free(void *cls)
     ck_free(st);
 }
 
+/* Per-connection memory of MHD: request line and headers must fit (larger ones get MHD's own
+ * 431), and it bounds the chunks a streamed body arrives in. Mounts enforce tighter header limits
+ * in their own error format. */
+#define CK_HTTP_CONN_MEMORY (256 * 1024)
+
 /* The block MHD asks a reader to fill: one 64 KiB segment of blob data at a time. */
 #define CK_STREAM_BLOCK (64 * 1024)
 
@@ -581,11 +586,13 @@ int ck_httpd_new(const struct ck_httpd_config *cfg, struct ck_httpd **out)
         h->d = MHD_start_daemon(flags, cfg->port, NULL, NULL, ck_httpd_access, h, MHD_OPTION_SOCK_ADDR, &ss,
                                 MHD_OPTION_HTTPS_MEM_KEY, cfg->tls_key_pem, MHD_OPTION_HTTPS_MEM_CERT,
                                 cfg->tls_cert_pem, MHD_OPTION_NOTIFY_COMPLETED, ck_httpd_completed, h, MHD_OPTION_URI_LOG_CALLBACK,
-                                ck_httpd_uri, h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
+                                ck_httpd_uri, h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CK_HTTP_CONN_MEMORY, MHD_OPTION_END);
     } else {
         h->d = MHD_start_daemon(flags, cfg->port, NULL, NULL, ck_httpd_access, h, MHD_OPTION_SOCK_ADDR, &ss,
                                 MHD_OPTION_NOTIFY_COMPLETED, ck_httpd_completed, h, MHD_OPTION_URI_LOG_CALLBACK,
-                                ck_httpd_uri, h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
+                                ck_httpd_uri, h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CK_HTTP_CONN_MEMORY, MHD_OPTION_END);
     }
     if (h->d == NULL) {
         ck_httpd_free(h);

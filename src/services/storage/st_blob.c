@@ -594,6 +594,17 @@ static int st_authenticate(struct st_call *c, struct ck_resp *resp)
     return 0;
 }
 
+/* Headers beyond this many bytes in all are refused in the Blob error format (MHD itself refuses
+ * what does not fit its connection memory). */
+#define ST_HEADERS_MAX (32 * 1024)
+
+static int st_header_size_it(void *arg, const char *k, const char *v)
+{
+    size_t *n = arg;
+    *n += strlen(k) + strlen(v) + 4;
+    return 0;
+}
+
 /* ---- the begin hook and the handler ---- */
 
 static void st_call_release(void *arg)
@@ -625,6 +636,13 @@ void st_blob_begin(void *ctx, struct ck_req *req, struct ck_resp *resp)
         return;
     }
     ck_req_set_data(req, c);
+    size_t hdr_bytes = 0;
+    ck_req_header_each(req, st_header_size_it, &hdr_bytes);
+    if (hdr_bytes > ST_HEADERS_MAX) {
+        st_fail(c, resp, 400, "InvalidHeaderValue", "The request headers are larger than this server accepts (%d bytes).",
+                ST_HEADERS_MAX);
+        return;
+    }
     if (st_parse_path(c) != 0) {
         st_fail(c, resp, 400, "InvalidUri", "The requested URI does not represent any resource on the server.");
         return;
