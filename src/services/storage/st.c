@@ -10,6 +10,7 @@
 #include "crypto/crypto.h"
 
 #include <stdio.h>
+#include <time.h>
 #include <string.h>
 
 /*
@@ -77,6 +78,8 @@ int st_new(const struct st_config *cfg, struct st **out)
     if (st == NULL)
         return CK_E_NOMEM;
     pthread_mutex_init(&st->aek_lock, NULL);
+    pthread_mutex_init(&st->sweeper_lock, NULL);
+    pthread_cond_init(&st->sweeper_cond, NULL);
     st->cfg = *cfg;
     if (cfg->root_key == NULL || ck_secret_len(cfg->root_key) != CK_SEAL_KEY_LEN) {
         rc = CK_E_INVALID;
@@ -115,6 +118,15 @@ void st_free(struct st *st)
 {
     if (st == NULL)
         return;
+    if (st->sweeper_running) {
+        pthread_mutex_lock(&st->sweeper_lock);
+        st->sweeper_stop = 1;
+        pthread_cond_broadcast(&st->sweeper_cond);
+        pthread_mutex_unlock(&st->sweeper_lock);
+        pthread_join(st->sweeper, NULL);
+    }
+    pthread_mutex_destroy(&st->sweeper_lock);
+    pthread_cond_destroy(&st->sweeper_cond);
     ck_httpd_free(st->blob_l);
     ck_httpd_free(st->dev_l);
     st_aek_cache_clear(st);
@@ -193,6 +205,28 @@ static int st_listen(struct st *st, const char *bind, unsigned port, int tls, co
     return ck_httpd_mount(*out, &m);
 }
 
+#define ST_SWEEP_INTERVAL_S 3600
+
+static void *st_sweeper(void *arg)
+{
+    struct st *st = arg;
+    pthread_mutex_lock(&st->sweeper_lock);
+    while (!st->sweeper_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += ST_SWEEP_INTERVAL_S;
+        pthread_cond_timedwait(&st->sweeper_cond, &st->sweeper_lock, &ts);
+        if (st->sweeper_stop)
+            break;
+        pthread_mutex_unlock(&st->sweeper_lock);
+        if (st_blocks_expire(st) != CK_OK)
+            ck_log(CK_LOG_WARN, "storage: the sweep of expired blocks failed; it runs again in an hour");
+        pthread_mutex_lock(&st->sweeper_lock);
+    }
+    pthread_mutex_unlock(&st->sweeper_lock);
+    return NULL;
+}
+
 int st_start(struct st *st)
 {
     int rc = st_blob_recover(st);
@@ -200,6 +234,9 @@ int st_start(struct st *st)
         ck_log(CK_LOG_ERROR, "storage: recovery of the extent store failed");
         return rc;
     }
+    if (pthread_create(&st->sweeper, NULL, st_sweeper, st) != 0)
+        return CK_E_INTERNAL;
+    st->sweeper_running = 1;
     if ((rc = st_listen(st, st->listen_addr, st->cfg.blob_port, 1, "blob", &st->blob_l)) != CK_OK) {
         ck_log(CK_LOG_ERROR, "storage: cannot listen on %s:%u (in use?)", st->listen_addr, st->cfg.blob_port);
         return rc;

@@ -583,6 +583,62 @@ static int st_sweep_extents(struct st *st, const char *base, long *removed)
     return CK_OK;
 }
 
+/* Deletes staged blocks older than ST_BLOCK_EXPIRY_S and their parts rows in one transaction
+ * (lock held); their part ids go to dropped, for unlinking after the commit. */
+static int st_expire_blocks_locked(struct st *st, struct st_dropped *dropped)
+{
+    struct ck_db_stmt *q = NULL;
+    int64_t cutoff = ck_time_now() - ST_BLOCK_EXPIRY_S;
+    int s = -1, rc = CK_E_DB;
+    if (ck_db_begin(st->db) != CK_OK)
+        return CK_E_DB;
+    if (ck_db_prepare(st->db, "SELECT part FROM blocks WHERE created < ?1", &q) == CK_OK &&
+        ck_db_bind_int64(q, 1, cutoff) == CK_OK) {
+        while ((s = ck_db_step(q)) == 1) {
+            const char *id = ck_db_col_text(q, 0);
+            if (st_dropped_add(dropped, id ? id : "") != CK_OK) {
+                s = -1;
+                break;
+            }
+        }
+    }
+    ck_db_stmt_free(q);
+    q = NULL;
+    if (s == 0) {
+        int ok = 1;
+        for (size_t i = 0; ok && i < dropped->n; i++) {
+            const char *v[] = {dropped->ids[i]};
+            ok = ck_db_run(st->db, "DELETE FROM parts WHERE id = ?1", 1, v) == CK_OK;
+        }
+        if (ok && ck_db_prepare(st->db, "DELETE FROM blocks WHERE created < ?1", &q) == CK_OK &&
+            ck_db_bind_int64(q, 1, cutoff) == CK_OK && ck_db_step(q) >= 0) {
+            ck_db_stmt_free(q);
+            q = NULL;
+            rc = ck_db_commit(st->db);
+        }
+        ck_db_stmt_free(q);
+    }
+    if (rc != CK_OK)
+        ck_db_rollback(st->db);
+    return rc;
+}
+
+int st_blocks_expire(struct st *st)
+{
+    struct st_dropped dropped = {0};
+    int rc;
+    ck_db_lock(st->db);
+    rc = st_expire_blocks_locked(st, &dropped);
+    ck_db_unlock(st->db);
+    if (rc == CK_OK) {
+        if (dropped.n > 0)
+            ck_log(CK_LOG_INFO, "storage: %zu uncommitted blocks expired", dropped.n);
+        st_dropped_unlink(st, &dropped);
+    }
+    ck_free(dropped.ids);
+    return rc;
+}
+
 int st_blob_recover(struct st *st)
 {
     char *tmp = ck_path_join(st->data_dir, "tmp");
@@ -596,43 +652,7 @@ int st_blob_recover(struct st *st)
     st_empty_dir(tmp);
     /* Staged blocks past Azure's seven days are discarded with their parts. */
     ck_db_lock(st->db);
-    {
-        struct ck_db_stmt *q = NULL;
-        int64_t cutoff = ck_time_now() - ST_BLOCK_EXPIRY_S;
-        int s = -1;
-        rc = CK_E_DB;
-        if (ck_db_begin(st->db) == CK_OK &&
-            ck_db_prepare(st->db, "SELECT part FROM blocks WHERE created < ?1", &q) == CK_OK &&
-            ck_db_bind_int64(q, 1, cutoff) == CK_OK) {
-            while ((s = ck_db_step(q)) == 1) {
-                struct st_part p;
-                memset(&p, 0, sizeof(p));
-                snprintf(p.id, sizeof(p.id), "%s", ck_db_col_text(q, 0) ? ck_db_col_text(q, 0) : "");
-                if (st_dropped_add(&dropped, p.id) != CK_OK) {
-                    s = -1;
-                    break;
-                }
-            }
-        }
-        ck_db_stmt_free(q);
-        q = NULL;
-        if (s == 0) {
-            int ok = 1;
-            for (size_t i = 0; ok && i < dropped.n; i++) {
-                const char *v[] = {dropped.ids[i]};
-                ok = ck_db_run(st->db, "DELETE FROM parts WHERE id = ?1", 1, v) == CK_OK;
-            }
-            if (ok && ck_db_prepare(st->db, "DELETE FROM blocks WHERE created < ?1", &q) == CK_OK &&
-                ck_db_bind_int64(q, 1, cutoff) == CK_OK && ck_db_step(q) >= 0) {
-                ck_db_stmt_free(q);
-                q = NULL;
-                rc = ck_db_commit(st->db);
-            }
-            ck_db_stmt_free(q);
-        }
-        if (rc != CK_OK)
-            ck_db_rollback(st->db);
-    }
+    rc = st_expire_blocks_locked(st, &dropped);
     if (rc == CK_OK)
         rc = st_sweep_extents(st, ext, &removed);
     ck_db_unlock(st->db);

@@ -33,6 +33,11 @@ struct st {
     struct ck_httpd *dev_l;  /* the plain-HTTP development listener, or NULL */
     char blob_origin[300];
     char dev_origin[64];
+    /* The hourly sweeper of expired uncommitted blocks (st.c). */
+    pthread_t sweeper;
+    int sweeper_running, sweeper_stop;
+    pthread_mutex_t sweeper_lock;
+    pthread_cond_t sweeper_cond;
     /* Opened AEKs by account (st_account.c). */
     pthread_mutex_t aek_lock;
     struct st_aek_entry *aeks;
@@ -106,5 +111,7 @@ void st_blob_error(void *ctx, struct ck_req *req, struct ck_resp *resp, int stat
 
 /* Collects orphaned extents and temporary files, and expired uncommitted blocks (on start). */
 int st_blob_recover(struct st *st);
+/* Discards staged blocks older than seven days, with their data (run hourly while serving). */
+int st_blocks_expire(struct st *st);
 
 #endif

@@ -300,6 +300,30 @@ static void test_recovery(void **state)
     ck_arena_free(ar);
 }
 
+static void test_expire_while_serving(void **state)
+{
+    struct fx *f = *state;
+    struct st_part p1, p2;
+    struct ck_arena *ar = ck_arena_new();
+    struct st_block *bl = NULL;
+    size_t n = 0;
+    assert_int_equal(st_container_create(&f->st, "acct", "cont", "\"0x8D0\"", ck_time_now(), NULL, 0), CK_OK);
+    write_part(f, "s", (const uint8_t *)"old", 3, &p1);
+    assert_int_equal(st_block_put(&f->st, "acct", "cont", "s", "b2xk", &p1), CK_OK);
+    write_part(f, "s", (const uint8_t *)"new", 3, &p2);
+    assert_int_equal(st_block_put(&f->st, "acct", "cont", "s", "bmV3", &p2), CK_OK);
+    assert_int_equal(st_blocks_expire(&f->st), CK_OK);
+    assert_int_equal(extents(f), 2); /* nothing is old yet */
+    const char *v[] = {"b2xk"};
+    assert_int_equal(ck_db_run(f->st.db, "UPDATE blocks SET created = created - 7 * 86400 - 1 WHERE block_id = ?1", 1, v), CK_OK);
+    assert_int_equal(st_blocks_expire(&f->st), CK_OK);
+    assert_int_equal(extents(f), 1);
+    assert_int_equal(st_block_list(&f->st, ar, "acct", "cont", "s", &bl, &n), CK_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(bl[0].id, "bmV3");
+    ck_arena_free(ar);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +332,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_commit_replace_delete, setup, teardown),
         cmocka_unit_test(test_conditions),
         cmocka_unit_test_setup_teardown(test_recovery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expire_while_serving, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
