@@ -1,0 +1,956 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Blob benchmark: crosskey's blob data plane next to Azurite, in the same run, on the same
+ * machine, driven by the same client. crosskeyd is spawned on a temporary data directory with
+ * kernel-chosen ports and the development account (devstoreaccount1), reached over plain HTTP
+ * (the blobDev origin) and over HTTPS (the blob origin); Azurite 3.35 (bench/azurite, from npm) is
+ * spawned with `azurite-blob --inMemoryPersistence`; bench_static serves a static in-memory body
+ * with the same HTTP stack as the daemon, as the transport ceiling T. Every request carries an
+ * account SAS signed here (HMAC-SHA256, reference/wire-blob.md A.4).
+ *
+ * The client is one thread on the libcurl multi interface with N (default 16) easy handles, each
+ * on its own keep-alive connection. Measured per server: 4 KiB Put Blob and Get Blob operations per
+ * second (N connections, S seconds each; the GETs read back the blobs the PUT phase wrote), and
+ * single-stream MB/s of one 64 MiB Put Blob and one 64 MiB GET (median of R repetitions; bodies
+ * come from and go to memory, and are checked outside the timed region). Then
+ * `openssl speed -evp aes-256-gcm` at 16 KiB blocks gives A; the combined ceiling is
+ * 1/(1/T + 1/A), and the targets are printed with whether each is met. No target fails the run;
+ * a failed request, a wrong body or a server that does not start does.
+ *
+ * Usage: bench_blob --daemon PATH [--static PATH] [--azurite DIR|none] [--seconds S] [--conns N]
+ *                   [--big-mib M] [--reps R] [--openssl-seconds N] [--keep]
+ */
+#include "core/codec.h"
+#include "core/fsutil.h"
+#include "core/mem.h"
+#include "crypto/crypto.h"
+#include "json/json.h"
+
+#include <curl/curl.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ACCOUNT "devstoreaccount1"
+#define DEV_KEY "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+#define SAS_VERSION "2025-11-05" /* the newest Azurite 3.35 knows; crosskey serves any */
+#define SMALL 4096
+#define MAX_CONNS 64
+#define MAX_REPS 15
+
+/* ---- small helpers ---- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "bench_blob: %s\n", what);
+    exit(1);
+}
+
+static double cpu_of(pid_t pid)
+{
+    char path[64], buf[1024];
+    unsigned long long ut = 0, st = 0;
+    if (pid <= 0)
+        return 0;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double self_cpu(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    if (n <= 0)
+        return 0;
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* ---- child processes: spawned under timeout(1), killed with the benchmark, stopped by pid ---- */
+
+struct child {
+    pid_t pid;    /* timeout(1) */
+    pid_t server; /* the server itself (timeout's child), for its CPU time */
+};
+
+/* Starts `timeout -k 5 LIMIT argv...` with stdout and stderr to log; the child gets SIGTERM if the
+ * benchmark dies first. */
+static int spawn(char *const argv[], const char *log, double limit_s, struct child *c)
+{
+    char limit[32];
+    const char *args[40];
+    int n = 0;
+    snprintf(limit, sizeof(limit), "%.0f", limit_s);
+    args[n++] = "timeout";
+    args[n++] = "-k";
+    args[n++] = "5";
+    args[n++] = limit;
+    for (int i = 0; argv[i] != NULL && n < 39; i++)
+        args[n++] = argv[i];
+    args[n] = NULL;
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(127);
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0) {
+            dup2(devnull, 0);
+            close(devnull);
+        }
+        execvp("timeout", (char *const *)args);
+        _exit(127);
+    }
+    c->pid = pid;
+    c->server = 0;
+    /* timeout(1) forks the server at once; find it for CPU accounting. */
+    for (int i = 0; i < 200 && c->server == 0; i++) {
+        char path[80], buf[64];
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+        FILE *f = fopen(path, "r");
+        if (f != NULL) {
+            if (fgets(buf, sizeof(buf), f) != NULL)
+                c->server = (pid_t)strtol(buf, NULL, 10);
+            fclose(f);
+        }
+        if (c->server == 0)
+            usleep(10 * 1000);
+    }
+    return 0;
+}
+
+static int child_alive(const struct child *c)
+{
+    int status;
+    return c->pid > 0 && waitpid(c->pid, &status, WNOHANG) == 0;
+}
+
+/* SIGTERM to timeout(1), which passes it on to the server; returns the exit status. */
+static int stop_child(struct child *c)
+{
+    int status = -1;
+    if (c->pid <= 0)
+        return 0;
+    kill(c->pid, SIGTERM);
+    waitpid(c->pid, &status, 0);
+    c->pid = 0;
+    return status;
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    socklen_t len = sizeof(a);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static int port_open(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+/* ---- the account SAS (reference/wire-blob.md A.4) ---- */
+
+/* "sv=...&ss=b&srt=sco&sp=racwdl&se=...&spr=https,http&sig=..." valid for a day. */
+static void make_sas(char *out, size_t cap)
+{
+    char se[32], sts[512], enc_se[64];
+    uint8_t *key = NULL, mac[CK_SHA256_LEN];
+    size_t klen = 0;
+    time_t t = time(NULL) + 24 * 3600;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(se, sizeof(se), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    /* accountName, sp, ss, srt, st, se, sip, spr, sv, ses, each followed by a newline. */
+    int n = snprintf(sts, sizeof(sts), "%s\nracwdl\nb\nsco\n\n%s\n\nhttps,http\n%s\n\n", ACCOUNT, se, SAS_VERSION);
+    if (ck_b64_decode(DEV_KEY, strlen(DEV_KEY), &key, &klen) != 0)
+        die("bad account key");
+    if (ck_hmac_sha256(key, klen, sts, (size_t)n, mac) != CK_OK)
+        die("hmac");
+    ck_freezero(key, klen);
+    char *sig = ck_b64_encode(mac, sizeof(mac));
+    char *esig = sig ? ck_url_encode(sig) : NULL;
+    char *ese = ck_url_encode(se);
+    if (esig == NULL || ese == NULL || strlen(ese) >= sizeof(enc_se))
+        die("out of memory");
+    snprintf(out, cap, "sv=%s&ss=b&srt=sco&sp=racwdl&se=%s&spr=https%%2Chttp&sig=%s", SAS_VERSION, ese, esig);
+    ck_free(sig);
+    ck_free(esig);
+    ck_free(ese);
+}
+
+/* ---- targets and the client ---- */
+
+struct target {
+    const char *label;
+    char origin[256];   /* "http://127.0.0.1:P" */
+    char container[64]; /* created by the benchmark */
+    char ca[600];       /* CA file for HTTPS, or "" */
+    char resolve[128];  /* "localhost:P:127.0.0.1" for HTTPS origins named localhost */
+    pid_t server;       /* for CPU time; 0 when unknown */
+    int available;
+    char why[1200]; /* why not available */
+    /* results */
+    double put_ops, get_ops, put_cpu_us, get_cpu_us, put_client_us, get_client_us;
+    double big_put, big_get; /* MB/s, medians */
+    long errors;
+    long written[MAX_CONNS]; /* 4 KiB blobs written by each connection in the PUT phase */
+};
+
+static const char *g_sas;
+static uint8_t *g_big;
+static size_t g_big_len;
+static uint8_t g_small[SMALL];
+static struct curl_slist *g_put_headers, *g_get_headers;
+
+struct slot {
+    CURL *e;
+    int idx;
+    long seq;
+    size_t got;
+    const uint8_t *expect; /* when set, the body is compared with it as it arrives */
+    int mismatch;
+    char url[1024];
+    char err[256]; /* the start of an error body */
+    size_t errlen;
+    struct curl_slist *resolve;
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+    struct slot *s = arg;
+    size_t len = size * n;
+    if (s->expect != NULL) {
+        if (s->got + len > g_big_len || memcmp(s->expect + s->got, p, len) != 0)
+            s->mismatch = 1;
+    }
+    if (s->errlen < sizeof(s->err) - 1) {
+        size_t k = len < sizeof(s->err) - 1 - s->errlen ? len : sizeof(s->err) - 1 - s->errlen;
+        memcpy(s->err + s->errlen, p, k);
+        s->errlen += k;
+        s->err[s->errlen] = '\0';
+    }
+    s->got += len;
+    return len;
+}
+
+static void slot_init(struct slot *s, const struct target *t, int idx)
+{
+    memset(s, 0, sizeof(*s));
+    s->idx = idx;
+    s->e = curl_easy_init();
+    if (s->e == NULL)
+        die("curl_easy_init");
+    curl_easy_setopt(s->e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(s->e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(s->e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(s->e, CURLOPT_WRITEDATA, s);
+    curl_easy_setopt(s->e, CURLOPT_TIMEOUT, 120L);
+    if (t->ca[0] != '\0')
+        curl_easy_setopt(s->e, CURLOPT_CAINFO, t->ca);
+    if (t->resolve[0] != '\0') {
+        s->resolve = curl_slist_append(NULL, t->resolve);
+        curl_easy_setopt(s->e, CURLOPT_RESOLVE, s->resolve);
+    }
+}
+
+static void slot_cleanup(struct slot *s)
+{
+    curl_easy_cleanup(s->e);
+    curl_slist_free_all(s->resolve);
+}
+
+static void slot_url(struct slot *s, const struct target *t, const char *blob, const char *query)
+{
+    snprintf(s->url, sizeof(s->url), "%s/%s/%s%s%s?%s%s%s", t->origin, ACCOUNT, t->container, blob[0] ? "/" : "",
+             blob, query ? query : "", query ? "&" : "", g_sas);
+    curl_easy_setopt(s->e, CURLOPT_URL, s->url);
+    s->got = 0;
+    s->errlen = 0;
+    s->err[0] = '\0';
+    s->mismatch = 0;
+}
+
+static void slot_put(struct slot *s, const struct target *t, const char *blob, const void *body, size_t len)
+{
+    slot_url(s, t, blob, NULL);
+    curl_easy_setopt(s->e, CURLOPT_CUSTOMREQUEST, "PUT");
+    curl_easy_setopt(s->e, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(s->e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(s->e, CURLOPT_HTTPHEADER, g_put_headers);
+}
+
+static void slot_get(struct slot *s, const struct target *t, const char *blob)
+{
+    slot_url(s, t, blob, NULL);
+    curl_easy_setopt(s->e, CURLOPT_CUSTOMREQUEST, NULL);
+    curl_easy_setopt(s->e, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(s->e, CURLOPT_HTTPHEADER, g_get_headers);
+}
+
+/* Runs one request on a handle of the multi (so it reuses the multi's kept connections).
+ * Returns the HTTP status, or -1 on a transfer failure; *secs is its duration. */
+static long run_one(CURLM *m, struct slot *s, double *secs)
+{
+    int running = 1;
+    double t0 = now_s();
+    curl_multi_add_handle(m, s->e);
+    CURLcode res = CURLE_OK;
+    while (running) {
+        if (curl_multi_perform(m, &running) != CURLM_OK)
+            break;
+        if (running)
+            curl_multi_poll(m, NULL, 0, 100, NULL);
+    }
+    int q;
+    CURLMsg *msg;
+    while ((msg = curl_multi_info_read(m, &q)) != NULL)
+        if (msg->msg == CURLMSG_DONE)
+            res = msg->data.result;
+    if (secs != NULL)
+        *secs = now_s() - t0;
+    curl_multi_remove_handle(m, s->e);
+    long code = -1;
+    if (res == CURLE_OK)
+        curl_easy_getinfo(s->e, CURLINFO_RESPONSE_CODE, &code);
+    else
+        fprintf(stderr, "bench_blob: %s: %s\n", s->url, curl_easy_strerror(res));
+    return code;
+}
+
+enum phase { PH_PUT, PH_GET };
+
+/* N connections for `seconds`: 4 KiB PUTs of new blobs (prefix p) or GETs of the blobs each
+ * connection wrote. Returns the operations completed per second. */
+static double run_phase(CURLM *m, struct target *t, enum phase ph, const char *prefix, int conns, double seconds,
+                        long *done_out)
+{
+    struct slot slots[MAX_CONNS];
+    char name[64];
+    long done = 0;
+    int active = 0;
+    double t0 = now_s(), deadline = t0 + seconds, last = t0;
+    for (int i = 0; i < conns; i++) {
+        slot_init(&slots[i], t, i);
+        if (ph == PH_PUT) {
+            snprintf(name, sizeof(name), "%s%02d-%07ld", prefix, i, slots[i].seq);
+            slot_put(&slots[i], t, name, g_small, SMALL);
+        } else {
+            snprintf(name, sizeof(name), "%s%02d-%07ld", prefix, i, 0L);
+            slot_get(&slots[i], t, name);
+        }
+        curl_multi_add_handle(m, slots[i].e);
+        active++;
+    }
+    while (active > 0) {
+        int running;
+        if (curl_multi_perform(m, &running) != CURLM_OK)
+            die("curl_multi_perform");
+        int q;
+        CURLMsg *msg;
+        while ((msg = curl_multi_info_read(m, &q)) != NULL) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            struct slot *s = NULL;
+            CURL *e = msg->easy_handle;
+            CURLcode res = msg->data.result;
+            for (int i = 0; i < conns; i++)
+                if (slots[i].e == e)
+                    s = &slots[i];
+            long code = -1;
+            if (res == CURLE_OK)
+                curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+            int ok = ph == PH_PUT ? code == 201 : code == 200 && s->got == SMALL;
+            if (ok) {
+                done++;
+                if (ph == PH_PUT)
+                    t->written[s->idx] = s->seq + 1;
+            } else if (t->errors++ < 3) {
+                fprintf(stderr, "bench_blob: %s %s %s: %s, status %ld, %zu bytes: %.200s\n", t->label,
+                        ph == PH_PUT ? "PUT" : "GET", s->url, curl_easy_strerror(res), code, s->got, s->err);
+            }
+            curl_multi_remove_handle(m, e);
+            last = now_s();
+            if (last >= deadline) {
+                active--;
+                continue;
+            }
+            s->seq++;
+            if (ph == PH_PUT) {
+                snprintf(name, sizeof(name), "%s%02d-%07ld", prefix, s->idx, s->seq);
+                slot_put(s, t, name, g_small, SMALL);
+            } else {
+                long w = t->written[s->idx];
+                snprintf(name, sizeof(name), "%s%02d-%07ld", prefix, s->idx, w > 0 ? s->seq % w : 0);
+                slot_get(s, t, name);
+            }
+            curl_multi_add_handle(m, e);
+        }
+        if (active > 0)
+            curl_multi_poll(m, NULL, 0, 100, NULL);
+    }
+    for (int i = 0; i < conns; i++)
+        slot_cleanup(&slots[i]);
+    if (done_out != NULL)
+        *done_out = done;
+    return (double)done / (last - t0);
+}
+
+/* One 64 MiB GET of url on a handle of m; returns MB/s, or -1 (an error printed). When check is
+ * set, the body is compared with the source buffer. */
+static double big_get(CURLM *m, struct target *t, const char *blob, int check)
+{
+    struct slot s;
+    double secs = 0;
+    slot_init(&s, t, 0);
+    slot_get(&s, t, blob);
+    s.expect = check ? g_big : NULL;
+    long code = run_one(m, &s, &secs);
+    double rate = -1;
+    if (code != 200 || s.got != g_big_len || s.mismatch) {
+        fprintf(stderr, "bench_blob: %s GET %s: status %ld, %zu bytes%s: %.200s\n", t->label, s.url, code, s.got,
+                s.mismatch ? ", CONTENT DIFFERS" : "", s.err);
+        t->errors++;
+    } else {
+        rate = (double)g_big_len / secs / 1e6;
+    }
+    slot_cleanup(&s);
+    return rate;
+}
+
+static double big_put(CURLM *m, struct target *t, const char *blob)
+{
+    struct slot s;
+    double secs = 0;
+    slot_init(&s, t, 0);
+    slot_put(&s, t, blob, g_big, g_big_len);
+    long code = run_one(m, &s, &secs);
+    double rate = -1;
+    if (code != 201) {
+        fprintf(stderr, "bench_blob: %s PUT %s: status %ld: %.200s\n", t->label, s.url, code, s.err);
+        t->errors++;
+    } else {
+        rate = (double)g_big_len / secs / 1e6;
+    }
+    slot_cleanup(&s);
+    return rate;
+}
+
+static int create_container(CURLM *m, struct target *t)
+{
+    struct slot s;
+    slot_init(&s, t, 0);
+    slot_url(&s, t, "", "restype=container");
+    curl_easy_setopt(s.e, CURLOPT_CUSTOMREQUEST, "PUT");
+    curl_easy_setopt(s.e, CURLOPT_POSTFIELDS, "");
+    curl_easy_setopt(s.e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+    curl_easy_setopt(s.e, CURLOPT_HTTPHEADER, g_get_headers);
+    long code = run_one(m, &s, NULL);
+    if (code != 201)
+        fprintf(stderr, "bench_blob: %s: create container: status %ld: %.200s\n", t->label, code, s.err);
+    slot_cleanup(&s);
+    return code == 201 ? 0 : -1;
+}
+
+struct opts {
+    double seconds;
+    int conns, reps;
+};
+
+/* All the figures for one server. */
+static void measure(struct target *t, const struct opts *o)
+{
+    CURLM *m = curl_multi_init();
+    if (m == NULL)
+        die("curl_multi_init");
+    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)(o->conns * 2));
+    if (create_container(m, t) != 0) {
+        t->errors++;
+        curl_multi_cleanup(m);
+        return;
+    }
+    /* Warm-up: opens the connections (and TLS sessions) the phases then reuse. */
+    run_phase(m, t, PH_PUT, "w", o->conns, o->seconds / 10 < 0.5 ? o->seconds / 10 : 0.5, NULL);
+    long n = 0;
+    double d0 = cpu_of(t->server), c0 = self_cpu();
+    t->put_ops = run_phase(m, t, PH_PUT, "s", o->conns, o->seconds, &n);
+    if (n > 0) {
+        t->put_cpu_us = (cpu_of(t->server) - d0) / (double)n * 1e6;
+        t->put_client_us = (self_cpu() - c0) / (double)n * 1e6;
+    }
+    for (int i = 0; i < o->conns; i++)
+        if (t->written[i] == 0) {
+            fprintf(stderr, "bench_blob: %s: connection %d wrote no blob; GETs would fail\n", t->label, i);
+            t->errors++;
+            curl_multi_cleanup(m);
+            return;
+        }
+    d0 = cpu_of(t->server);
+    c0 = self_cpu();
+    t->get_ops = run_phase(m, t, PH_GET, "s", o->conns, o->seconds, &n);
+    if (n > 0) {
+        t->get_cpu_us = (cpu_of(t->server) - d0) / (double)n * 1e6;
+        t->get_client_us = (self_cpu() - c0) / (double)n * 1e6;
+    }
+    /* One 4 KiB blob read back and compared, outside the timed phases. */
+    {
+        struct slot s;
+        slot_init(&s, t, 0);
+        slot_get(&s, t, "s00-0000000");
+        long code = run_one(m, &s, NULL);
+        if (code != 200 || s.got != SMALL || memcmp(s.err, g_small, s.errlen) != 0) {
+            fprintf(stderr, "bench_blob: %s: 4 KiB blob read back wrong (status %ld, %zu bytes)\n", t->label, code,
+                    s.got);
+            t->errors++;
+        }
+        slot_cleanup(&s);
+    }
+    /* Single stream: R Put Blob of the big body, R GETs, then one checked GET (untimed). */
+    double puts[MAX_REPS], gets[MAX_REPS];
+    int np = 0, ng = 0;
+    char name[32];
+    for (int r = 0; r < o->reps; r++) {
+        snprintf(name, sizeof(name), "big-%d", r);
+        double v = big_put(m, t, name);
+        if (v > 0)
+            puts[np++] = v;
+    }
+    for (int r = 0; r < o->reps && np == o->reps; r++) {
+        snprintf(name, sizeof(name), "big-%d", r);
+        double v = big_get(m, t, name, 0);
+        if (v > 0)
+            gets[ng++] = v;
+    }
+    if (np == o->reps && big_get(m, t, "big-0", 1) < 0)
+        ng = 0;
+    t->big_put = np == o->reps ? median(puts, np) : -1;
+    t->big_get = ng == o->reps ? median(gets, ng) : -1;
+    curl_multi_cleanup(m);
+}
+
+/* ---- the servers ---- */
+
+static json_t *wait_json(const char *path, struct child *c, const char *who)
+{
+    char *text = NULL;
+    size_t len = 0;
+    for (int i = 0; i < 1200; i++) {
+        if (!child_alive(c)) {
+            fprintf(stderr, "bench_blob: %s exited during start-up\n", who);
+            return NULL;
+        }
+        if (ck_read_file(path, 1 << 16, &text, &len) == 0)
+            break;
+        usleep(50 * 1000);
+    }
+    if (text == NULL)
+        return NULL;
+    json_t *o = ck_json_parse_object(text, len, NULL, 0);
+    ck_free(text);
+    return o;
+}
+
+/* "scheme://host:port" -> port, or -1. */
+static int origin_port(const char *origin)
+{
+    const char *p = strrchr(origin, ':');
+    return p ? (int)strtol(p + 1, NULL, 10) : -1;
+}
+
+/* `openssl speed -evp aes-256-gcm -seconds N`: the 16384-byte column, in MB/s (10^6 bytes). */
+static double openssl_aes_gcm(int seconds)
+{
+    char cmd[128], line[512];
+    double mbs = -1;
+    snprintf(cmd, sizeof(cmd), "openssl speed -evp aes-256-gcm -seconds %d 2>/dev/null", seconds);
+    FILE *f = popen(cmd, "r");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        double v[6];
+        if (strncasecmp(line, "aes-256-gcm", 11) == 0 &&
+            sscanf(line + 11, " %lfk %lfk %lfk %lfk %lfk %lfk", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) == 6)
+            mbs = v[5] * 1000 / 1e6;
+    }
+    pclose(f);
+    return mbs;
+}
+
+static void print_row(const char *label, const struct target *t, int nt, int which, int decimals)
+{
+    printf("%-34s", label);
+    for (int i = 0; i < nt; i++) {
+        double v = 0;
+        switch (which) {
+        case 0: v = t[i].put_ops; break;
+        case 1: v = t[i].get_ops; break;
+        case 2: v = t[i].big_put; break;
+        case 3: v = t[i].big_get; break;
+        case 4: v = t[i].put_cpu_us; break;
+        case 5: v = t[i].get_cpu_us; break;
+        case 6: v = t[i].put_client_us; break;
+        case 7: v = t[i].get_client_us; break;
+        case 8: v = (double)t[i].errors; break;
+        }
+        if (!t[i].available)
+            printf(" %16s", "n/a");
+        else if (v < 0 || (which < 4 && v == 0))
+            printf(" %16s", "failed");
+        else
+            printf(" %16.*f", decimals, v);
+    }
+    printf("\n");
+}
+
+static const char *verdict(double v, double target)
+{
+    return v >= target ? "met" : "NOT met";
+}
+
+static char *self_dir(const char *argv0)
+{
+    char *d = ck_strdup(argv0);
+    char *slash = d ? strrchr(d, '/') : NULL;
+    if (d == NULL)
+        die("out of memory");
+    if (slash == NULL) {
+        ck_free(d);
+        return ck_strdup(".");
+    }
+    *slash = '\0';
+    return d;
+}
+
+static void usage(const char *argv0)
+{
+    fprintf(stderr,
+            "usage: %s --daemon PATH [--static PATH] [--azurite DIR|none] [--seconds S] [--conns N]\n"
+            "          [--big-mib M] [--reps R] [--openssl-seconds N] [--keep]\n",
+            argv0);
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    const char *daemon = NULL, *static_bin = NULL, *azurite_dir = "none";
+    struct opts o = {.seconds = 5.0, .conns = 16, .reps = 3};
+    long big_mib = 64;
+    int ossl_seconds = 3, keep = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--daemon") == 0 && i + 1 < argc)
+            daemon = argv[++i];
+        else if (strcmp(argv[i], "--static") == 0 && i + 1 < argc)
+            static_bin = argv[++i];
+        else if (strcmp(argv[i], "--azurite") == 0 && i + 1 < argc)
+            azurite_dir = argv[++i];
+        else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
+            o.seconds = strtod(argv[++i], NULL);
+        else if (strcmp(argv[i], "--conns") == 0 && i + 1 < argc)
+            o.conns = (int)strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--big-mib") == 0 && i + 1 < argc)
+            big_mib = strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
+            o.reps = (int)strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--openssl-seconds") == 0 && i + 1 < argc)
+            ossl_seconds = (int)strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--keep") == 0)
+            keep = 1;
+        else
+            usage(argv[0]);
+    }
+    if (daemon == NULL || o.seconds <= 0 || o.conns < 1 || o.conns > MAX_CONNS || big_mib < 1 || big_mib > 1024 ||
+        o.reps < 1 || o.reps > MAX_REPS || ossl_seconds < 0)
+        usage(argv[0]);
+    char *dir_self = self_dir(argv[0]);
+    char static_default[1024];
+    if (static_bin == NULL) {
+        snprintf(static_default, sizeof(static_default), "%s/bench_static", dir_self);
+        static_bin = static_default;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
+        die("curl_global_init");
+
+    /* Bodies: incompressible bytes, the same for every server. */
+    g_big_len = (size_t)big_mib << 20;
+    g_big = ck_malloc(g_big_len);
+    if (g_big == NULL)
+        die("out of memory");
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < g_big_len; i += 8) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        memcpy(g_big + i, &x, 8);
+    }
+    memcpy(g_small, g_big + 12345, SMALL);
+    char sas[512];
+    make_sas(sas, sizeof(sas));
+    g_sas = sas;
+    g_put_headers = curl_slist_append(NULL, "x-ms-version: " SAS_VERSION);
+    g_put_headers = curl_slist_append(g_put_headers, "x-ms-blob-type: BlockBlob");
+    g_put_headers = curl_slist_append(g_put_headers, "Content-Type: application/octet-stream");
+    g_put_headers = curl_slist_append(g_put_headers, "Expect:");
+    g_get_headers = curl_slist_append(NULL, "x-ms-version: " SAS_VERSION);
+    g_get_headers = curl_slist_append(g_get_headers, "Expect:");
+    if (g_put_headers == NULL || g_get_headers == NULL)
+        die("out of memory");
+
+    /* Every server lives at most this long, whatever happens to the benchmark. */
+    double limit = 120 + (o.seconds * 2.5 + 0.5) * 3 + (double)(o.reps * 3) * 10 + ossl_seconds * 6;
+    char dir[] = "/tmp/ck-bench-blob-XXXXXX";
+    if (mkdtemp(dir) == NULL)
+        die("mkdtemp");
+    char data[600], log[600], path[700];
+    snprintf(data, sizeof(data), "%s/data", dir);
+    struct target t[3];
+    memset(t, 0, sizeof(t));
+    t[0].label = "crosskey HTTP";
+    t[1].label = "crosskey HTTPS";
+    t[2].label = "Azurite HTTP";
+    for (int i = 0; i < 3; i++)
+        snprintf(t[i].container, sizeof(t[i].container), "bench%d", i);
+
+    /* crosskey */
+    struct child ck = {0}, st = {0}, az = {0};
+    snprintf(log, sizeof(log), "%s/crosskeyd.log", dir);
+    char *dargv[] = {(char *)daemon, "--data", data, "--port", "0", "--mi-port", "0", "--blob-port", "0",
+                     "--vault-ports", "0-0", "--dev-account", "--dev-port", "0", "--log-level", "warn", NULL};
+    if (spawn(dargv, log, limit, &ck) != 0)
+        die("cannot start crosskeyd");
+    snprintf(path, sizeof(path), "%s/endpoints.json", data);
+    json_t *e = wait_json(path, &ck, "crosskeyd");
+    if (e == NULL || ck_json_str(e, "blobDev") == NULL || ck_json_str(e, "blob") == NULL)
+        die("crosskeyd did not become ready (see its log with --keep)");
+    snprintf(t[0].origin, sizeof(t[0].origin), "%s", ck_json_str(e, "blobDev"));
+    snprintf(t[1].origin, sizeof(t[1].origin), "%s", ck_json_str(e, "blob"));
+    snprintf(t[1].ca, sizeof(t[1].ca), "%s", ck_json_str(e, "caFile"));
+    snprintf(t[1].resolve, sizeof(t[1].resolve), "localhost:%d:127.0.0.1", origin_port(t[1].origin));
+    json_decref(e);
+    t[0].server = t[1].server = ck.server;
+    t[0].available = t[1].available = 1;
+
+    /* bench_static */
+    struct target sh = {.label = "static HTTP"}, ss = {.label = "static HTTPS"};
+    snprintf(log, sizeof(log), "%s/static.log", dir);
+    char mib[16], maxs[32];
+    snprintf(mib, sizeof(mib), "%ld", big_mib);
+    snprintf(maxs, sizeof(maxs), "%.0f", limit);
+    char *sargv[] = {(char *)static_bin, "--dir", dir, "--mib", mib, "--max-seconds", maxs, NULL};
+    if (access(static_bin, X_OK) != 0 || spawn(sargv, log, limit, &st) != 0)
+        die("cannot start bench_static (--static PATH)");
+    {
+        char *text = NULL;
+        size_t len = 0;
+        unsigned hp = 0, sp = 0;
+        snprintf(path, sizeof(path), "%s/ports", dir);
+        for (int i = 0; i < 600 && text == NULL; i++) {
+            if (!child_alive(&st))
+                die("bench_static exited during start-up");
+            if (ck_read_file(path, 256, &text, &len) != 0)
+                usleep(50 * 1000);
+        }
+        if (text == NULL || sscanf(text, "%u %u", &hp, &sp) != 2)
+            die("bench_static did not become ready");
+        ck_free(text);
+        snprintf(sh.origin, sizeof(sh.origin), "http://127.0.0.1:%u", hp);
+        snprintf(ss.origin, sizeof(ss.origin), "https://localhost:%u", sp);
+        snprintf(ss.resolve, sizeof(ss.resolve), "localhost:%u:127.0.0.1", sp);
+        snprintf(ss.ca, sizeof(ss.ca), "%s/ca.pem", dir);
+        sh.server = ss.server = st.server;
+        sh.available = ss.available = 1;
+    }
+
+    /* Azurite */
+    char azbin[1024];
+    snprintf(azbin, sizeof(azbin), "%s/node_modules/.bin/azurite-blob", azurite_dir);
+    if (strcmp(azurite_dir, "none") == 0) {
+        snprintf(t[2].why, sizeof(t[2].why), "not requested (--azurite DIR)");
+    } else if (access(azbin, X_OK) != 0) {
+        snprintf(t[2].why, sizeof(t[2].why), "%s is not installed (npm ci in %s)", azbin, azurite_dir);
+    } else {
+        int port = free_port();
+        char portstr[16];
+        snprintf(portstr, sizeof(portstr), "%d", port);
+        snprintf(log, sizeof(log), "%s/azurite.log", dir);
+        char *aargv[] = {azbin, "--blobHost", "127.0.0.1", "--blobPort", portstr, "--inMemoryPersistence",
+                         "--skipApiVersionCheck", "--disableTelemetry", "--silent", NULL};
+        if (port > 0 && spawn(aargv, log, limit, &az) == 0) {
+            for (int i = 0; i < 600 && child_alive(&az) && !port_open(port); i++)
+                usleep(50 * 1000);
+            if (port_open(port)) {
+                snprintf(t[2].origin, sizeof(t[2].origin), "http://127.0.0.1:%d", port);
+                t[2].server = az.server;
+                t[2].available = 1;
+            } else {
+                snprintf(t[2].why, sizeof(t[2].why), "did not start (see %s with --keep)", log);
+                stop_child(&az);
+            }
+        } else {
+            snprintf(t[2].why, sizeof(t[2].why), "cannot start %s", azbin);
+        }
+    }
+
+    /* The measurements, one server at a time. */
+    for (int i = 0; i < 3; i++)
+        if (t[i].available)
+            measure(&t[i], &o);
+    /* The transport ceiling: one checked GET on each listener opens the connection, then R timed
+     * GETs reuse it. */
+    double tget[2][MAX_REPS];
+    for (int k = 0; k < 2; k++) {
+        struct target *s = k == 0 ? &sh : &ss;
+        CURLM *m = curl_multi_init();
+        if (m == NULL)
+            die("curl_multi_init");
+        big_get(m, s, "x", 1);
+        for (int r = 0; r < o.reps; r++)
+            tget[k][r] = big_get(m, s, "x", 0);
+        curl_multi_cleanup(m);
+    }
+    double T[2] = {median(tget[0], o.reps), median(tget[1], o.reps)};
+    int status_ck = stop_child(&ck);
+    stop_child(&st);
+    stop_child(&az);
+    double A = ossl_seconds > 0 ? openssl_aes_gcm(ossl_seconds) : -1;
+
+    /* The table. */
+    printf("blob data plane, account devstoreaccount1 with an account SAS; %d connections (libcurl multi, keep-alive),\n"
+           "4 KiB ops for %.1f s each; %ld MiB single stream, median of %d; MB = 10^6 bytes; %ld cpus\n",
+           o.conns, o.seconds, big_mib, o.reps, sysconf(_SC_NPROCESSORS_ONLN));
+    printf("%-34s", "");
+    for (int i = 0; i < 3; i++)
+        printf(" %16s", t[i].label);
+    printf("\n");
+    char l[64];
+    print_row("4 KiB PUT ops/s", t, 3, 0, 1);
+    print_row("4 KiB GET ops/s", t, 3, 1, 1);
+    snprintf(l, sizeof(l), "%ld MiB PUT MB/s", big_mib);
+    print_row(l, t, 3, 2, 1);
+    snprintf(l, sizeof(l), "%ld MiB GET MB/s", big_mib);
+    print_row(l, t, 3, 3, 1);
+    print_row("server CPU us per 4 KiB PUT", t, 3, 4, 0);
+    print_row("server CPU us per 4 KiB GET", t, 3, 5, 0);
+    print_row("client CPU us per 4 KiB PUT", t, 3, 6, 0);
+    print_row("client CPU us per 4 KiB GET", t, 3, 7, 0);
+    print_row("errors", t, 3, 8, 0);
+    if (!t[2].available)
+        printf("Azurite: not available (%s)\n", t[2].why);
+    printf("transport ceiling T (bench_static, %ld MiB GET): HTTP %.1f MB/s, HTTPS %.1f MB/s\n", big_mib, T[0], T[1]);
+    if (A > 0)
+        printf("openssl speed -evp aes-256-gcm -seconds %d, 16 KiB blocks: A = %.1f MB/s\n", ossl_seconds, A);
+    else
+        printf("openssl speed: not run\n");
+    printf("targets:\n");
+    for (int i = 0; i < 2; i++) {
+        if (A > 0 && T[i] > 0) {
+            double c = 1 / (1 / T[i] + 1 / A);
+            double r = t[i].big_get > 0 ? t[i].big_get / c : 0;
+            printf("  %s %ld MiB GET / combined ceiling 1/(1/T+1/A) = %.1f / %.1f = %.3f (target >= 0.70): %s\n",
+                   t[i].label, big_mib, t[i].big_get, c, r, verdict(r, 0.70));
+        } else {
+            printf("  %s %ld MiB GET / combined ceiling: not measured\n", t[i].label, big_mib);
+        }
+    }
+    for (int op = 0; op < 2; op++) {
+        const char *name = op == 0 ? "GET" : "PUT";
+        if (!t[2].available) {
+            printf("  crosskey 4 KiB %s vs Azurite: not measured (Azurite not available)\n", name);
+            continue;
+        }
+        double az_ops = op == 0 ? t[2].get_ops : t[2].put_ops;
+        for (int i = 0; i < 2; i++) {
+            double v = op == 0 ? t[i].get_ops : t[i].put_ops;
+            double r = az_ops > 0 ? v / az_ops : 0;
+            printf("  %s 4 KiB %s / Azurite = %.1f / %.1f = %.2fx (target >= 5x%s): %s\n", t[i].label, name, v,
+                   az_ops, r, i == 0 ? "" : "; informative, Azurite is HTTP", verdict(r, 5));
+        }
+    }
+
+    long errors = t[0].errors + t[1].errors + t[2].errors + sh.errors + ss.errors;
+    if (keep)
+        printf("kept: %s (crosskeyd.log, static.log, azurite.log, data/)\n", dir);
+    else {
+        char cmd[700];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "bench_blob: could not remove %s\n", dir);
+    }
+    curl_slist_free_all(g_put_headers);
+    curl_slist_free_all(g_get_headers);
+    ck_free(g_big);
+    ck_free(dir_self);
+    curl_global_cleanup();
+    if (errors > 0) {
+        fprintf(stderr, "bench_blob: %ld failed requests\n", errors);
+        return 1;
+    }
+    if (!(WIFEXITED(status_ck) && WEXITSTATUS(status_ck) == 0)) {
+        fprintf(stderr, "bench_blob: crosskeyd did not stop cleanly (status %d)\n", status_ck);
+        return 1;
+    }
+    return 0;
+}
