@@ -8,7 +8,7 @@
  * every row in one transaction without touching blob data, and so that a wrong root key is refused
  * instead of producing garbage. Opened AEKs are cached per account (DESIGN.md section 4: "usable").
  */
-#include "services/storage/st_int.h"
+#include "services/storage/st_data.h"
 #include "services/storage/storage_root.h"
 #include "core/codec.h"
 #include "core/fsutil.h"
@@ -596,6 +596,41 @@ out:
     return rc;
 }
 
+/* The ids of the account's part files (caller holds the store lock), for removal once the rows
+ * are gone. A failure leaves *ids NULL: the files are then left to the sweep on start. */
+static void st_part_ids_locked(struct st *st, struct ck_arena *a, const char *name, char ***ids, size_t *n)
+{
+    struct ck_db_stmt *s = NULL;
+    char **v = NULL;
+    size_t cnt = 0, cap = 0;
+    int step = -1;
+    *ids = NULL;
+    *n = 0;
+    if (ck_db_prepare(st->db, "SELECT id FROM parts WHERE account = ?1", &s) != CK_OK || ck_db_bind_text(s, 1, name) != CK_OK)
+        goto out;
+    while ((step = ck_db_step(s)) == 1) {
+        if (cnt == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            char **nv = ck_arena_alloc(a, sizeof(char *) * ncap);
+            if (nv == NULL)
+                goto out;
+            if (cnt > 0)
+                memcpy(nv, v, sizeof(char *) * cnt);
+            v = nv;
+            cap = ncap;
+        }
+        if ((v[cnt] = st_col(a, s, 0)) == NULL)
+            goto out;
+        cnt++;
+    }
+    if (step == 0) {
+        *ids = v;
+        *n = cnt;
+    }
+out:
+    ck_db_stmt_free(s);
+}
+
 int st_account_delete(struct st *st, const char *name)
 {
     static const char *const sql[] = {
@@ -605,13 +640,20 @@ int st_account_delete(struct st *st, const char *name)
         "DELETE FROM containers WHERE account = ?1",
     };
     const char *q[1] = {name};
+    struct ck_arena *a = ck_arena_new();
+    char **parts = NULL;
+    size_t nparts = 0;
     int rc;
+    if (a == NULL)
+        return CK_E_NOMEM;
     ck_db_lock(st->db);
     rc = ck_db_begin(st->db);
     if (rc == CK_OK)
         rc = ck_db_run(st->db, "DELETE FROM accounts WHERE name = ?1 AND dev = 0", 1, q);
     if (rc == CK_OK && ck_db_changes(st->db) == 0)
         rc = CK_E_NOT_FOUND;
+    if (rc == CK_OK)
+        st_part_ids_locked(st, a, name, &parts, &nparts);
     for (size_t i = 0; rc == CK_OK && i < sizeof(sql) / sizeof(sql[0]); i++)
         rc = ck_db_run(st->db, sql[i], 1, q);
     if (rc == CK_OK)
@@ -619,8 +661,13 @@ int st_account_delete(struct st *st, const char *name)
     if (rc != CK_OK)
         ck_db_rollback(st->db);
     ck_db_unlock(st->db);
-    if (rc == CK_OK)
+    if (rc == CK_OK) {
         st_aek_drop(st, name);
+        /* The index no longer names them: the files go now (any missed are swept on start). */
+        for (size_t i = 0; i < nparts; i++)
+            st_part_unlink(st, parts[i]);
+    }
+    ck_arena_free(a);
     return rc;
 }
 

@@ -94,7 +94,8 @@ int st_account_update(struct st *st, struct st_account_row *r);
 /* Replaces account key slot (1 or 2) with a fresh random key. Returns CK_OK or CK_E_NOT_FOUND. */
 int st_account_regenerate(struct st *st, const char *name, int slot);
 /* Deletes the account and, in the same transaction, its containers, blobs, staged blocks and
- * parts (extent files are left to the orphan collection on start); its cached AEK is wiped.
+ * parts; their extent files are removed after the commit (any missed are swept on start); its
+ * cached AEK is wiped.
  * Returns CK_OK or CK_E_NOT_FOUND. */
 int st_account_delete(struct st *st, const char *name);
 

@@ -557,6 +557,17 @@ static void test_delete(void **state)
     assert_int_equal(ck_db_run(F.st->db, "INSERT INTO containers (account, name, etag, last_modified)"
                                          " VALUES (?1, 'c1', '\"0x1\"', 1)", 1, q),
                      CK_OK);
+    /* A part row and its extent file stand in for blob data. */
+    const char *pid = "ab0123456789abcdef0123456789abcd";
+    char pdir[400], pfile[450];
+    snprintf(pdir, sizeof(pdir), "%s/extents/ab", F.stdir);
+    snprintf(pfile, sizeof(pfile), "%s/%s.ckb", pdir, pid);
+    assert_int_equal(ck_mkdirs(pdir, 0700), 0);
+    assert_int_equal(ck_write_file_atomic(pfile, "x", 1, 0600), 0);
+    const char *pq[2] = {pid, "acct3"};
+    assert_int_equal(ck_db_run(F.st->db, "INSERT INTO parts (id, account, salt, size, seg_size, created)"
+                                         " VALUES (?1, ?2, x'00', 1, 65536, 1)", 2, pq),
+                     CK_OK);
     ck_db_unlock(F.st->db);
     struct ck_secret *aek = NULL;
     assert_int_equal(st_account_aek(F.st, "acct3", &aek), CK_OK);
@@ -569,6 +580,7 @@ static void test_delete(void **state)
     sf_status(&r, 200);
     rsp_free(&r);
     assert_int_equal(sf_count("containers"), containers - 1);
+    assert_int_equal(access(pfile, F_OK), -1); /* the extent file went with its row */
     assert_int_equal(st_account_aek(F.st, "acct3", &aek), CK_E_NOT_FOUND);
     r = sf_arm(T.armtok, "DELETE", pc, NULL);
     sf_status(&r, 204);
