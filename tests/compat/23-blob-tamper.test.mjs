@@ -139,7 +139,7 @@ test("two blobs' extent files swapped: neither reads, and no data crosses over",
   const cc = svc.getContainerClient(`swap${uniq()}`);
   await cc.create();
   const a = cc.getBlockBlobClient("a"), b = cc.getBlockBlobClient("b");
-  const da = crypto.randomBytes(5000), db = crypto.randomBytes(5000);
+  const da = crypto.randomBytes(70000), db = crypto.randomBytes(70000); // above the inline limit: files
   const fa = await uploadAndFind(a, da), fb = await uploadAndFind(b, db);
   const ba = fs.readFileSync(fa), bbuf = fs.readFileSync(fb);
   fs.writeFileSync(fa, bbuf);

@@ -40,7 +40,7 @@ static const char *const st_migrations[] = {
     "  block_id TEXT NOT NULL, size INTEGER NOT NULL, part TEXT NOT NULL, created INTEGER NOT NULL,"
     "  PRIMARY KEY (account, container, blob, block_id));"
     "CREATE TABLE parts (id TEXT PRIMARY KEY, account TEXT NOT NULL, salt BLOB NOT NULL, size INTEGER NOT NULL,"
-    "  seg_size INTEGER NOT NULL, created INTEGER NOT NULL);",
+    "  seg_size INTEGER NOT NULL, created INTEGER NOT NULL, data BLOB);",
 };
 
 int st_store_open(struct st *st)

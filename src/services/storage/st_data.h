@@ -23,7 +23,14 @@ struct st_part {
     uint64_t size;
     uint32_t seg_size;
     char block_id[96]; /* the block's id (base64) when the part came from Put Block, else "" */
+    int inline_;       /* stored in the index (parts.data) rather than in an extent file */
+    const uint8_t *data; /* a new inline part's CKB1 bytes (owned by its writer) */
+    size_t data_len;
 };
+
+/* Parts up to one segment are kept in the index row itself: one durable write (the index
+ * commit) instead of a file, its sync, a rename and a directory sync. */
+#define ST_INLINE_MAX CK_SEG_DEFAULT_SIZE
 
 /* Parsed conditional headers (If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since). */
 struct st_cond {
@@ -195,8 +202,10 @@ int st_part_writer_new(struct st *st, const struct ck_secret *aek, const char *a
 int st_part_write(struct st_part_writer *w, const void *p, size_t n) CK_MUST_CHECK;
 /* Bytes taken so far. */
 uint64_t st_part_written(const struct st_part_writer *w);
-/* Seals the last segment, syncs, moves the file into extents/ and syncs the directory. Fills
- * part and md5 (of the plaintext). CK_E_INVALID when fewer bytes came than declared. */
+/* Seals the last segment; for a file part syncs, moves the file into extents/ and syncs the
+ * directory; an inline part's bytes stay with the writer (part->data) until it is freed, so free
+ * the writer only after the index commit. Fills part and md5 (of the plaintext). CK_E_INVALID
+ * when fewer bytes came than declared. */
 int st_part_finish(struct st_part_writer *w, struct st_part *part, uint8_t md5[16]) CK_MUST_CHECK;
 /* Drops the writer and its temporary file (NULL is a no-op). */
 void st_part_writer_free(struct st_part_writer *w);

@@ -34,6 +34,9 @@ struct st_part_writer {
     uint8_t *plain;    /* one segment of plaintext being filled */
     size_t fill;
     uint8_t *cipher;   /* one sealed segment */
+    int inline_;       /* no file: the whole part is kept in `image` for the index */
+    uint8_t *image;    /* inline: header + the one sealed segment */
+    size_t image_len;
 };
 
 static int st_write_all(int fd, const uint8_t *p, size_t n)
@@ -100,10 +103,22 @@ int st_part_writer_new(struct st *st, const struct ck_secret *aek, const char *a
     w->plain = ck_malloc(w->h.seg_size);
     w->cipher = ck_malloc(w->h.seg_size + CK_SEG_TAG_LEN);
     w->md5 = ck_md5_new();
+    if (w->plain == NULL || w->cipher == NULL || w->md5 == NULL)
+        goto fail;
+    if (length <= ST_INLINE_MAX) {
+        w->inline_ = 1;
+        w->image_len = (size_t)ck_seg_file_size(&w->h);
+        w->image = ck_malloc(w->image_len);
+        if (w->image == NULL)
+            goto fail;
+        ck_seg_header_encode(&w->h, w->image);
+        *out = w;
+        return CK_OK;
+    }
     tmpdir = ck_path_join(st->data_dir, "tmp");
     snprintf(name, sizeof(name), "%s.tmp", w->id);
     w->tmp_path = tmpdir ? ck_path_join(tmpdir, name) : NULL;
-    if (w->plain == NULL || w->cipher == NULL || w->md5 == NULL || w->tmp_path == NULL)
+    if (w->tmp_path == NULL)
         goto fail;
     rc = CK_E_IO;
     w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -132,6 +147,12 @@ static int st_part_flush(struct st_part_writer *w)
     if (rc != CK_OK)
         return rc;
     w->index++;
+    if (w->inline_) {
+        if (CK_SEG_HEADER_LEN + n + CK_SEG_TAG_LEN != w->image_len)
+            return CK_E_INTERNAL;
+        memcpy(w->image + CK_SEG_HEADER_LEN, w->cipher, n + CK_SEG_TAG_LEN);
+        return CK_OK;
+    }
     return st_write_all(w->fd, w->cipher, n + CK_SEG_TAG_LEN);
 }
 
@@ -188,6 +209,19 @@ int st_part_finish(struct st_part_writer *w, struct st_part *part, uint8_t md5[1
         return rc;
     if (w->index != ck_seg_count(&w->h))
         return CK_E_CRYPTO;
+    if (w->inline_) {
+        memset(part, 0, sizeof(*part));
+        snprintf(part->id, sizeof(part->id), "%s", w->id);
+        memcpy(part->salt, w->h.salt, sizeof(part->salt));
+        part->size = w->h.length;
+        part->seg_size = w->h.seg_size;
+        part->inline_ = 1;
+        part->data = w->image;
+        part->data_len = w->image_len;
+        ck_md5_final(w->md5, md5);
+        w->md5 = NULL;
+        return CK_OK;
+    }
     if (fsync(w->fd) != 0 || close(w->fd) != 0) {
         w->fd = -1;
         return CK_E_IO;
@@ -235,6 +269,7 @@ void st_part_writer_free(struct st_part_writer *w)
     if (w->plain != NULL)
         ck_freezero(w->plain, w->h.seg_size);
     ck_free(w->cipher);
+    ck_free(w->image);
     ck_free(w);
 }
 
@@ -271,6 +306,8 @@ struct st_open_part {
     struct ck_seg_header h;
     uint64_t start; /* offset of the part in the blob */
     int fd;
+    uint8_t *image; /* an inline part's bytes, read from the index */
+    size_t image_len;
     struct ck_seg *seg;
 };
 
@@ -332,6 +369,27 @@ int st_reader_new(struct st *st, const struct ck_secret *aek, const char *accoun
     return CK_OK;
 }
 
+/* Reads an inline part's bytes from its index row. */
+static int st_inline_load(struct st *st, struct st_open_part *op)
+{
+    struct ck_db_stmt *q = NULL;
+    int rc = CK_E_NOT_FOUND;
+    ck_db_lock(st->db);
+    if (ck_db_prepare(st->db, "SELECT data FROM parts WHERE id = ?1", &q) == CK_OK && ck_db_bind_text(q, 1, op->p.id) == CK_OK &&
+        ck_db_step(q) == 1) {
+        size_t n = 0;
+        const void *d = ck_db_col_blob(q, 0, &n);
+        if (d != NULL && n >= CK_SEG_HEADER_LEN && (op->image = ck_malloc(n)) != NULL) {
+            memcpy(op->image, d, n);
+            op->image_len = n;
+            rc = CK_OK;
+        }
+    }
+    ck_db_stmt_free(q);
+    ck_db_unlock(st->db);
+    return rc;
+}
+
 /* Opens part i: the file's header must match the index row, and its size the format's. */
 static int st_reader_open_part(struct st_reader *r, size_t i)
 {
@@ -343,24 +401,36 @@ static int st_reader_open_part(struct st_reader *r, size_t i)
     int rc = CK_E_CRYPTO;
     if (op->seg != NULL)
         return CK_OK;
-    path = st_extent_path(r->st, op->p.id);
-    if (path == NULL)
-        return CK_E_NOMEM;
-    op->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (op->fd < 0) {
-        ck_log(CK_LOG_ERROR, "storage: part %s of %s/%s/%s is missing", op->p.id, r->account, r->container, r->blob);
+    if (op->p.inline_) {
+        if (st_inline_load(r->st, op) != CK_OK) {
+            ck_log(CK_LOG_ERROR, "storage: inline part %s of %s/%s/%s is missing", op->p.id, r->account, r->container,
+                   r->blob);
+            return CK_E_CRYPTO;
+        }
+        memcpy(hdr, op->image, sizeof(hdr));
+    } else {
+        path = st_extent_path(r->st, op->p.id);
+        if (path == NULL)
+            return CK_E_NOMEM;
+        op->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (op->fd < 0) {
+            ck_log(CK_LOG_ERROR, "storage: part %s of %s/%s/%s is missing", op->p.id, r->account, r->container, r->blob);
+            ck_free(path);
+            return CK_E_CRYPTO;
+        }
         ck_free(path);
-        return CK_E_CRYPTO;
+        if (pread(op->fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
+            goto bad;
     }
-    ck_free(path);
-    if (pread(op->fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr) || ck_seg_header_decode(hdr, &op->h) != CK_OK)
+    if (ck_seg_header_decode(hdr, &op->h) != CK_OK)
         goto bad;
     if (st_unhex(op->p.id, id, sizeof(id)) != CK_OK)
         goto bad;
     if (memcmp(id, op->h.part_id, CK_SEG_ID_LEN) != 0 || memcmp(op->p.salt, op->h.salt, CK_SEG_SALT_LEN) != 0 ||
         op->h.length != op->p.size || op->h.seg_size != op->p.seg_size)
         goto bad;
-    if (fstat(op->fd, &sb) != 0 || (uint64_t)sb.st_size != ck_seg_file_size(&op->h))
+    if (op->p.inline_ ? op->image_len != ck_seg_file_size(&op->h)
+                      : (fstat(op->fd, &sb) != 0 || (uint64_t)sb.st_size != ck_seg_file_size(&op->h)))
         goto bad;
     if ((rc = ck_seg_new(r->aek, &op->h, r->account, r->container, r->blob, &op->seg)) != CK_OK)
         return rc;
@@ -382,7 +452,9 @@ static int st_reader_load(struct st_reader *r, size_t pi, uint64_t index)
         return rc;
     size_t n = ck_seg_plain_len(&op->h, index);
     size_t want = n + CK_SEG_TAG_LEN;
-    if (pread(op->fd, r->cipher, want, (off_t)ck_seg_offset(&op->h, index)) != (ssize_t)want) {
+    if (op->p.inline_)
+        memcpy(r->cipher, op->image + ck_seg_offset(&op->h, index), want);
+    else if (pread(op->fd, r->cipher, want, (off_t)ck_seg_offset(&op->h, index)) != (ssize_t)want) {
         ck_log(CK_LOG_ERROR, "storage: part %s is short", op->p.id);
         return CK_E_CRYPTO;
     }
@@ -429,6 +501,7 @@ void st_reader_free(struct st_reader *r)
     for (size_t i = 0; r->parts != NULL && i < r->nparts; i++) {
         if (r->parts[i].fd >= 0)
             close(r->parts[i].fd);
+        ck_free(r->parts[i].image);
         ck_seg_free(r->parts[i].seg);
     }
     ck_free(r->parts);
@@ -457,6 +530,8 @@ char *st_parts_json(const struct st_part *parts, size_t n)
         ck_free(salt);
         if (o != NULL && parts[i].block_id[0] != '\0')
             json_object_set_new(o, "block", json_string(parts[i].block_id));
+        if (o != NULL && parts[i].inline_)
+            json_object_set_new(o, "inline", json_true());
         if (o == NULL || json_array_append_new(arr, o) != 0)
             goto out;
     }
@@ -495,6 +570,7 @@ int st_parts_parse(struct ck_arena *a, const char *text, struct st_part **parts,
             goto out;
         p[i].size = (uint64_t)size;
         p[i].seg_size = (uint32_t)seg;
+        p[i].inline_ = json_is_true(json_object_get(o, "inline"));
         const char *block = json_string_value(json_object_get(o, "block"));
         if (block != NULL && strlen(block) < sizeof(p[i].block_id))
             snprintf(p[i].block_id, sizeof(p[i].block_id), "%s", block);

@@ -100,12 +100,18 @@ static int st_drop_parts(struct st *st, const struct st_part *p, size_t n, struc
 static int st_insert_part(struct st *st, const char *account, const struct st_part *p, int64_t now)
 {
     struct ck_db_stmt *q = NULL;
-    if (ck_db_prepare(st->db, "INSERT INTO parts (id, account, salt, size, seg_size, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    if (ck_db_prepare(st->db,
+                      "INSERT INTO parts (id, account, salt, size, seg_size, created, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                       &q) != CK_OK)
         return CK_E_DB;
+    if (p->inline_ && (p->data == NULL || p->data_len < CK_SEG_HEADER_LEN)) {
+        ck_db_stmt_free(q);
+        return CK_E_INVALID;
+    }
     if (ck_db_bind_text(q, 1, p->id) != CK_OK || ck_db_bind_text(q, 2, account) != CK_OK ||
         ck_db_bind_blob(q, 3, p->salt, sizeof(p->salt)) != CK_OK || ck_db_bind_int64(q, 4, (int64_t)p->size) != CK_OK ||
-        ck_db_bind_int64(q, 5, p->seg_size) != CK_OK || ck_db_bind_int64(q, 6, now) != CK_OK) {
+        ck_db_bind_int64(q, 5, p->seg_size) != CK_OK || ck_db_bind_int64(q, 6, now) != CK_OK ||
+        (p->inline_ ? ck_db_bind_blob(q, 7, p->data, p->data_len) : ck_db_bind_text(q, 7, NULL)) != CK_OK) {
         ck_db_stmt_free(q);
         return CK_E_DB;
     }
@@ -654,7 +660,8 @@ static int st_block_list_locked(struct st *st, struct ck_arena *a, const char *a
     if (b == NULL)
         return CK_E_NOMEM;
     if (ck_db_prepare(st->db,
-                      "SELECT b.block_id, b.size, p.id, p.salt, p.size, p.seg_size FROM blocks b JOIN parts p ON p.id = b.part"
+                      "SELECT b.block_id, b.size, p.id, p.salt, p.size, p.seg_size, p.data IS NOT NULL FROM blocks b"
+                      " JOIN parts p ON p.id = b.part"
                       " WHERE b.account = ?1 AND b.container = ?2 AND b.blob = ?3 ORDER BY b.created, b.rowid",
                       &q) != CK_OK ||
         st_bind_all(q, 3, v) != CK_OK)
@@ -684,6 +691,7 @@ static int st_block_list_locked(struct st *st, struct ck_arena *a, const char *a
         memcpy(e->part.salt, salt, sl);
         e->part.size = (uint64_t)ck_db_col_int64(q, 4);
         e->part.seg_size = (uint32_t)ck_db_col_int64(q, 5);
+        e->part.inline_ = ck_db_col_int64(q, 6) != 0;
         snprintf(e->part.block_id, sizeof(e->part.block_id), "%s", e->id ? e->id : "");
     }
     if (s < 0)

@@ -119,8 +119,7 @@ static int st_upload_finish(struct st_call *c, struct ck_resp *resp, struct st_p
         st_fail(c, resp, 500, "InternalError", "The data could not be stored durably.");
         return -1;
     }
-    st_part_writer_free(c->w);
-    c->w = NULL;
+    /* The writer stays until the request ends: an inline part's bytes live in it. */
     if (want != NULL) {
         char *got = ck_b64_encode(md5, 16);
         int ok = got != NULL && strcmp(got, want) == 0;
@@ -852,12 +851,13 @@ static void st_copy_blob(struct st_call *c, struct ck_resp *resp)
     }
     if (st_part_finish(w, &part, md5) != CK_OK)
         goto fail500;
-    st_part_writer_free(w);
-    w = NULL;
     st_reader_free(r);
     r = NULL;
     ck_freezero(buf, CK_SEG_DEFAULT_SIZE);
     buf = NULL;
+    /* The writer (with an inline part's bytes) is released with the request. */
+    c->w = w;
+    w = NULL;
     if (st_new_version(c, resp, &b, 0) != 0) {
         st_part_unlink(c->st, part.id);
         return;

@@ -101,6 +101,26 @@ static void write_part(struct fx *f, const char *blob, const uint8_t *data, size
     st_part_writer_free(w);
 }
 
+/* A part larger than ST_INLINE_MAX, so that it lives in an extent file. */
+static void big_part(struct fx *f, const char *blob, char fill, struct st_part *part)
+{
+    size_t n = ST_INLINE_MAX + 1000;
+    uint8_t *d = malloc(n);
+    memset(d, fill, n);
+    write_part(f, blob, d, n, part);
+    free(d);
+}
+
+static int64_t inline_rows(struct fx *f)
+{
+    struct ck_db_stmt *q = NULL;
+    int64_t n = -1;
+    if (ck_db_prepare(f->st.db, "SELECT count(*) FROM parts WHERE data IS NOT NULL", &q) == CK_OK && ck_db_step(q) == 1)
+        n = ck_db_col_int64(q, 0);
+    ck_db_stmt_free(q);
+    return n;
+}
+
 static void test_round_trip_every_offset(void **state)
 {
     struct fx *f = *state;
@@ -143,19 +163,30 @@ static void test_writer_length_rules(void **state)
     uint8_t md5[16];
     char tmp[300];
     snprintf(tmp, sizeof(tmp), "%s/tmp", f->dir);
-    assert_int_equal(st_part_writer_new(&f->st, f->aek, "acct", "cont", "b", 5, &w), CK_OK);
+    static uint8_t big[ST_INLINE_MAX + 2];
+    /* A file part: a temporary file while it is written, removed when abandoned. */
+    assert_int_equal(st_part_writer_new(&f->st, f->aek, "acct", "cont", "b", ST_INLINE_MAX + 1, &w), CK_OK);
     assert_int_equal(count_files(tmp), 1);
-    assert_int_equal(st_part_write(w, "123456", 6), CK_E_TOO_LARGE);
-    assert_int_equal(st_part_write(w, "1234", 4), CK_OK);
+    assert_int_equal(st_part_write(w, big, sizeof(big)), CK_E_TOO_LARGE);
+    assert_int_equal(st_part_write(w, big, ST_INLINE_MAX), CK_OK);
     assert_int_equal(st_part_finish(w, &part, md5), CK_E_INVALID);
     st_part_writer_free(w);
     assert_int_equal(count_files(tmp), 0);
     assert_int_equal(extents(f), 0);
-    /* An empty part is one authenticated empty segment. */
+    /* An inline part: no file at all. */
+    assert_int_equal(st_part_writer_new(&f->st, f->aek, "acct", "cont", "b", 5, &w), CK_OK);
+    assert_int_equal(count_files(tmp), 0);
+    assert_int_equal(st_part_write(w, "123456", 6), CK_E_TOO_LARGE);
+    assert_int_equal(st_part_write(w, "1234", 4), CK_OK);
+    assert_int_equal(st_part_finish(w, &part, md5), CK_E_INVALID);
+    st_part_writer_free(w);
+    /* An empty part is one authenticated empty segment, inline. */
     assert_int_equal(st_part_writer_new(&f->st, f->aek, "acct", "cont", "e", 0, &w), CK_OK);
     assert_int_equal(st_part_finish(w, &part, md5), CK_OK);
+    assert_true(part.inline_);
+    assert_int_equal(part.data_len, CK_SEG_HEADER_LEN + CK_SEG_TAG_LEN);
     st_part_writer_free(w);
-    assert_int_equal(extents(f), 1);
+    assert_int_equal(extents(f), 0);
 }
 
 static void commit(struct fx *f, const char *name, struct st_part *p, const struct st_cond *cond, int expect)
@@ -180,7 +211,7 @@ static void test_commit_replace_delete(void **state)
     struct st_part a, b2;
     struct st_blob got;
     struct ck_arena *ar = ck_arena_new();
-    write_part(f, "x", (const uint8_t *)"first", 5, &a);
+    big_part(f, "x", '1', &a);
     {
         struct st_blob b;
         int missing = 0;
@@ -196,17 +227,17 @@ static void test_commit_replace_delete(void **state)
     assert_int_equal(st_container_create(&f->st, "acct", "cont", "\"0x8D0\"", ck_time_now(), NULL, 0), CK_OK);
     assert_int_equal(st_container_create(&f->st, "acct", "cont", "\"0x8D0\"", ck_time_now(), NULL, 0), CK_E_EXISTS);
     commit(f, "x", &a, NULL, CK_OK);
-    write_part(f, "x", (const uint8_t *)"second", 6, &b2);
+    big_part(f, "x", '2', &b2);
     assert_int_equal(extents(f), 2);
     struct st_cond wrong = {.if_match = "\"0x8D9\"", .if_modified_since = -1, .if_unmodified_since = -1};
     commit(f, "x", &b2, &wrong, CK_E_FORBIDDEN);
     st_part_unlink(&f->st, b2.id); /* a refused commit leaves its new parts to the caller */
     struct st_cond none = {.if_none_match = "*", .if_modified_since = -1, .if_unmodified_since = -1};
-    write_part(f, "x", (const uint8_t *)"second", 6, &b2);
+    big_part(f, "x", '2', &b2);
     commit(f, "x", &b2, &none, CK_E_EXISTS);
     st_part_unlink(&f->st, b2.id);
     assert_int_equal(extents(f), 1); /* only the committed version's part */
-    write_part(f, "x", (const uint8_t *)"second", 6, &b2);
+    big_part(f, "x", '2', &b2);
     commit(f, "x", &b2, NULL, CK_OK);
     assert_int_equal(extents(f), 1); /* the replaced part is gone */
     assert_int_equal(st_blob_get(&f->st, ar, "acct", "cont", "x", &got), CK_OK);
@@ -216,14 +247,51 @@ static void test_commit_replace_delete(void **state)
     assert_int_equal(extents(f), 0);
     assert_int_equal(st_blob_get(&f->st, ar, "acct", "cont", "x", &got), CK_E_NOT_FOUND);
     /* A container goes with its blobs and staged blocks. */
-    write_part(f, "y", (const uint8_t *)"y", 1, &a);
+    big_part(f, "y", 'y', &a);
     commit(f, "y", &a, NULL, CK_OK);
-    write_part(f, "z", (const uint8_t *)"zz", 2, &b2);
+    big_part(f, "z", 'z', &b2);
     assert_int_equal(st_block_put(&f->st, "acct", "cont", "z", "QUFBQQ==", &b2), CK_OK);
     assert_int_equal(extents(f), 2);
     assert_int_equal(st_container_delete(&f->st, "acct", "cont"), CK_OK);
     assert_int_equal(extents(f), 0);
     assert_int_equal(st_container_delete(&f->st, "acct", "cont"), CK_E_NOT_FOUND);
+    ck_arena_free(ar);
+}
+
+static void test_inline_parts(void **state)
+{
+    struct fx *f = *state;
+    struct st_part_writer *w = NULL;
+    struct st_part p;
+    uint8_t md5[16], buf[32];
+    struct st_reader *r = NULL;
+    assert_int_equal(st_container_create(&f->st, "acct", "cont", "\"0x8D0\"", ck_time_now(), NULL, 0), CK_OK);
+    assert_int_equal(st_part_writer_new(&f->st, f->aek, "acct", "cont", "i", 11, &w), CK_OK);
+    assert_int_equal(st_part_write(w, "inline data", 11), CK_OK);
+    assert_int_equal(st_part_finish(w, &p, md5), CK_OK);
+    assert_true(p.inline_);
+    assert_null(memmem(p.data, p.data_len, "inline", 6));
+    commit(f, "i", &p, NULL, CK_OK);
+    st_part_writer_free(w);
+    assert_int_equal(extents(f), 0);
+    assert_int_equal(inline_rows(f), 1);
+    struct ck_arena *ar = ck_arena_new();
+    struct st_blob got;
+    assert_int_equal(st_blob_get(&f->st, ar, "acct", "cont", "i", &got), CK_OK);
+    assert_true(got.parts[0].inline_);
+    assert_int_equal(st_reader_new(&f->st, f->aek, "acct", "cont", "i", got.parts, got.nparts, &r), CK_OK);
+    assert_int_equal(st_reader_read(r, 0, buf, sizeof(buf)), 11);
+    assert_memory_equal(buf, "inline data", 11);
+    st_reader_free(r);
+    /* Tampering with the stored row fails the read. */
+    const char *v[] = {p.id};
+    assert_int_equal(ck_db_run(f->st.db, "UPDATE parts SET data = substr(data, 1, 80) || x'00' || substr(data, 82) WHERE id = ?1", 1, v),
+                     CK_OK);
+    assert_int_equal(st_reader_new(&f->st, f->aek, "acct", "cont", "i", got.parts, got.nparts, &r), CK_OK);
+    assert_true(st_reader_read(r, 0, buf, sizeof(buf)) < 0);
+    st_reader_free(r);
+    assert_int_equal(st_blob_delete(&f->st, "acct", "cont", "i", NULL), CK_OK);
+    assert_int_equal(inline_rows(f), 0);
     ck_arena_free(ar);
 }
 
@@ -266,19 +334,19 @@ static void test_recovery(void **state)
     char tmp[300];
     snprintf(tmp, sizeof(tmp), "%s/tmp", f->dir);
     assert_int_equal(st_container_create(&f->st, "acct", "cont", "\"0x8D0\"", ck_time_now(), NULL, 0), CK_OK);
-    write_part(f, "k", (const uint8_t *)"keep me", 7, &kept);
+    big_part(f, "k", 'k', &kept);
     commit(f, "k", &kept, NULL, CK_OK);
-    write_part(f, "o", (const uint8_t *)"orphan", 6, &orphan); /* synced and renamed, never committed */
-    write_part(f, "s", (const uint8_t *)"old", 3, &old_block);
+    big_part(f, "o", 'o', &orphan); /* synced and renamed, never committed */
+    big_part(f, "s", 's', &old_block);
     assert_int_equal(st_block_put(&f->st, "acct", "cont", "s", "b2xk", &old_block), CK_OK);
-    write_part(f, "s", (const uint8_t *)"new", 3, &new_block);
+    big_part(f, "s", 'n', &new_block);
     assert_int_equal(st_block_put(&f->st, "acct", "cont", "s", "bmV3", &new_block), CK_OK);
     {
         const char *v[] = {"b2xk"};
         assert_int_equal(ck_db_run(f->st.db, "UPDATE blocks SET created = created - 8 * 86400 WHERE block_id = ?1", 1, v), CK_OK);
     }
     /* A write in progress when the process died. */
-    assert_int_equal(st_part_writer_new(&f->st, f->aek, "acct", "cont", "t", 10, &w), CK_OK);
+    assert_int_equal(st_part_writer_new(&f->st, f->aek, "acct", "cont", "t", ST_INLINE_MAX + 10, &w), CK_OK);
     assert_int_equal(st_part_write(w, "12345", 5), CK_OK);
     assert_int_equal(count_files(tmp), 1);
     assert_int_equal(extents(f), 4);
@@ -293,8 +361,8 @@ static void test_recovery(void **state)
     struct st_reader *r = NULL;
     uint8_t buf[16];
     assert_int_equal(st_reader_new(&f->st, f->aek, "acct", "cont", "k", &kept, 1, &r), CK_OK);
-    assert_int_equal(st_reader_read(r, 0, buf, sizeof(buf)), 7);
-    assert_memory_equal(buf, "keep me", 7);
+    assert_int_equal(st_reader_read(r, 0, buf, sizeof(buf)), sizeof(buf));
+    assert_memory_equal(buf, "kkkkkkkkkkkkkkkk", sizeof(buf));
     st_reader_free(r);
     st_part_writer_free(w); /* its file is already gone */
     ck_arena_free(ar);
@@ -308,9 +376,9 @@ static void test_expire_while_serving(void **state)
     struct st_block *bl = NULL;
     size_t n = 0;
     assert_int_equal(st_container_create(&f->st, "acct", "cont", "\"0x8D0\"", ck_time_now(), NULL, 0), CK_OK);
-    write_part(f, "s", (const uint8_t *)"old", 3, &p1);
+    big_part(f, "s", 's', &p1);
     assert_int_equal(st_block_put(&f->st, "acct", "cont", "s", "b2xk", &p1), CK_OK);
-    write_part(f, "s", (const uint8_t *)"new", 3, &p2);
+    big_part(f, "s", 'n', &p2);
     assert_int_equal(st_block_put(&f->st, "acct", "cont", "s", "bmV3", &p2), CK_OK);
     assert_int_equal(st_blocks_expire(&f->st), CK_OK);
     assert_int_equal(extents(f), 2); /* nothing is old yet */
@@ -331,6 +399,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_writer_length_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_replace_delete, setup, teardown),
         cmocka_unit_test(test_conditions),
+        cmocka_unit_test_setup_teardown(test_inline_parts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expire_while_serving, setup, teardown),
     };
