@@ -79,6 +79,9 @@ int st_new(const struct st_config *cfg, struct st **out)
         return CK_E_NOMEM;
     pthread_mutex_init(&st->aek_lock, NULL);
     pthread_mutex_init(&st->sweeper_lock, NULL);
+    pthread_mutex_init(&st->txn_lock, NULL);
+    pthread_cond_init(&st->txn_cond, NULL);
+    st->txn_tail = &st->txn_head;
     pthread_cond_init(&st->sweeper_cond, NULL);
     st->cfg = *cfg;
     if (cfg->root_key == NULL || ck_secret_len(cfg->root_key) != CK_SEAL_KEY_LEN) {
@@ -126,6 +129,8 @@ void st_free(struct st *st)
         pthread_join(st->sweeper, NULL);
     }
     pthread_mutex_destroy(&st->sweeper_lock);
+    pthread_mutex_destroy(&st->txn_lock);
+    pthread_cond_destroy(&st->txn_cond);
     pthread_cond_destroy(&st->sweeper_cond);
     ck_httpd_free(st->blob_l);
     ck_httpd_free(st->dev_l);

@@ -77,7 +77,11 @@ struct st_dropped {
 void st_dropped_unlink(struct st *st, struct st_dropped *d);
 int st_dropped_add(struct st_dropped *d, const char *id);
 
-/* ---- st_index.c (each call is one transaction) ---- */
+/* ---- st_index.c (each call is one transaction, group-committed with concurrent ones) ---- */
+/* Runs fn inside the shared transaction of the next group commit, under a savepoint; returns fn's
+ * result once the commit is durable (CK_E_DB when the commit failed). Parts fn adds to its dropped
+ * list are unlinked after the commit. */
+int st_txn_run(struct st *st, int (*fn)(struct st *st, void *arg, struct st_dropped *d), void *arg);
 int st_container_get(struct st *st, struct ck_arena *a, const char *account, const char *name,
                      struct st_container *out);
 int st_container_create(struct st *st, const char *account, const char *name, const char *etag, int64_t now,

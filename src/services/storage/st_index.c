@@ -168,6 +168,102 @@ enum st_cond_result st_cond_eval(const struct st_cond *c, const char *etag, int6
     return ST_COND_OK;
 }
 
+/* ---- group commit ----
+ *
+ * Every change is a transaction body run inside one shared SQLite transaction, each under its own
+ * savepoint: the first caller to find no commit in progress becomes the leader, takes every body
+ * queued so far, runs them, commits once (one WAL sync for the whole batch) and wakes the others.
+ * A body that fails is rolled back to its savepoint and does not affect the rest. A caller returns
+ * only after the commit that holds its change is durable; the parts its change dropped are unlinked
+ * after that commit. */
+
+struct st_txn {
+    int (*fn)(struct st *st, void *arg, struct st_dropped *d);
+    void *arg;
+    struct st_dropped d;
+    int rc;
+    int done;
+    struct st_txn *next;
+};
+
+static void st_txn_batch(struct st *st, struct st_txn *batch)
+{
+    int ok;
+    ck_db_lock(st->db);
+    ok = ck_db_begin(st->db) == CK_OK;
+    for (struct st_txn *t = batch; t != NULL; t = t->next) {
+        if (!ok) {
+            t->rc = CK_E_DB;
+            continue;
+        }
+        if (ck_db_exec(st->db, "SAVEPOINT st_txn") != CK_OK) {
+            t->rc = CK_E_DB;
+            continue;
+        }
+        t->rc = t->fn(st, t->arg, &t->d);
+        if (t->rc != CK_OK) {
+            ck_db_exec(st->db, "ROLLBACK TO st_txn");
+            ck_free(t->d.ids);
+            memset(&t->d, 0, sizeof(t->d));
+        }
+        if (ck_db_exec(st->db, "RELEASE st_txn") != CK_OK && t->rc == CK_OK)
+            t->rc = CK_E_DB;
+    }
+    if (ok && ck_db_commit(st->db) != CK_OK) {
+        ck_db_rollback(st->db);
+        ok = 0;
+    } else if (!ok) {
+        ck_db_rollback(st->db);
+    }
+    ck_db_unlock(st->db);
+    if (!ok)
+        for (struct st_txn *t = batch; t != NULL; t = t->next)
+            if (t->rc == CK_OK) {
+                t->rc = CK_E_DB;
+                ck_free(t->d.ids);
+                memset(&t->d, 0, sizeof(t->d));
+            }
+}
+
+int st_txn_run(struct st *st, int (*fn)(struct st *st, void *arg, struct st_dropped *d), void *arg)
+{
+    struct st_txn t;
+    memset(&t, 0, sizeof(t));
+    t.fn = fn;
+    t.arg = arg;
+    pthread_mutex_lock(&st->txn_lock);
+    if (st->txn_tail == NULL)
+        st->txn_tail = &st->txn_head;
+    *st->txn_tail = &t;
+    st->txn_tail = &t.next;
+    while (!t.done) {
+        if (!st->txn_leader) {
+            struct st_txn *batch = st->txn_head;
+            st->txn_leader = 1;
+            st->txn_head = NULL;
+            st->txn_tail = &st->txn_head;
+            pthread_mutex_unlock(&st->txn_lock);
+            st_txn_batch(st, batch);
+            pthread_mutex_lock(&st->txn_lock);
+            for (struct st_txn *b = batch; b != NULL;) {
+                struct st_txn *next = b->next; /* b may leave as soon as it is done */
+                b->done = 1;
+                b = next;
+            }
+            st->txn_leader = 0;
+            pthread_cond_broadcast(&st->txn_cond);
+        } else {
+            pthread_cond_wait(&st->txn_cond, &st->txn_lock);
+        }
+    }
+    pthread_mutex_unlock(&st->txn_lock);
+    if (t.rc == CK_OK)
+        st_dropped_unlink(st, &t.d);
+    else
+        ck_free(t.d.ids);
+    return t.rc;
+}
+
 /* ---- containers ---- */
 
 static void st_container_row(struct ck_arena *a, struct ck_db_stmt *q, struct st_container *c)
@@ -201,46 +297,63 @@ out:
     return rc;
 }
 
-int st_container_create(struct st *st, const char *account, const char *name, const char *etag, int64_t now,
-                        const uint8_t *meta, size_t meta_len)
+struct st_ct_args {
+    const char *account, *name, *etag;
+    int64_t now;
+    const uint8_t *meta;
+    size_t meta_len;
+};
+
+static int st_container_create_body(struct st *st, void *arg, struct st_dropped *d)
 {
+    struct st_ct_args *x = arg;
     struct ck_db_stmt *q = NULL;
-    int rc = CK_E_DB, s;
-    ck_db_lock(st->db);
+    int s;
+    (void)d;
     if (ck_db_prepare(st->db,
                       "INSERT INTO containers (account, name, etag, last_modified, metadata) VALUES (?1, ?2, ?3, ?4, ?5)",
                       &q) != CK_OK)
-        goto out;
-    if (ck_db_bind_text(q, 1, account) != CK_OK || ck_db_bind_text(q, 2, name) != CK_OK ||
-        ck_db_bind_text(q, 3, etag) != CK_OK || ck_db_bind_int64(q, 4, now) != CK_OK ||
-        st_bind_meta(q, 5, meta, meta_len) != CK_OK)
-        goto out;
+        return CK_E_DB;
+    if (ck_db_bind_text(q, 1, x->account) != CK_OK || ck_db_bind_text(q, 2, x->name) != CK_OK ||
+        ck_db_bind_text(q, 3, x->etag) != CK_OK || ck_db_bind_int64(q, 4, x->now) != CK_OK ||
+        st_bind_meta(q, 5, x->meta, x->meta_len) != CK_OK) {
+        ck_db_stmt_free(q);
+        return CK_E_DB;
+    }
     s = ck_db_step(q);
-    rc = s == -CK_E_EXISTS ? CK_E_EXISTS : s < 0 ? CK_E_DB : CK_OK;
-out:
     ck_db_stmt_free(q);
-    ck_db_unlock(st->db);
+    return s == -CK_E_EXISTS ? CK_E_EXISTS : s < 0 ? CK_E_DB : CK_OK;
+}
+
+int st_container_create(struct st *st, const char *account, const char *name, const char *etag, int64_t now,
+                        const uint8_t *meta, size_t meta_len)
+{
+    struct st_ct_args x = {account, name, etag, now, meta, meta_len};
+    return st_txn_run(st, st_container_create_body, &x);
+}
+
+static int st_container_set_meta_body(struct st *st, void *arg, struct st_dropped *d)
+{
+    struct st_ct_args *x = arg;
+    struct ck_db_stmt *q = NULL;
+    int rc = CK_E_DB;
+    (void)d;
+    if (ck_db_prepare(st->db, "UPDATE containers SET etag = ?3, last_modified = ?4, metadata = ?5 WHERE account = ?1 AND name = ?2",
+                      &q) != CK_OK)
+        return CK_E_DB;
+    if (ck_db_bind_text(q, 1, x->account) == CK_OK && ck_db_bind_text(q, 2, x->name) == CK_OK &&
+        ck_db_bind_text(q, 3, x->etag) == CK_OK && ck_db_bind_int64(q, 4, x->now) == CK_OK &&
+        st_bind_meta(q, 5, x->meta, x->meta_len) == CK_OK && ck_db_step(q) >= 0)
+        rc = ck_db_changes(st->db) > 0 ? CK_OK : CK_E_NOT_FOUND;
+    ck_db_stmt_free(q);
     return rc;
 }
 
 int st_container_set_meta(struct st *st, const char *account, const char *name, const char *etag, int64_t now,
                           const uint8_t *meta, size_t meta_len)
 {
-    struct ck_db_stmt *q = NULL;
-    int rc = CK_E_DB;
-    ck_db_lock(st->db);
-    if (ck_db_prepare(st->db, "UPDATE containers SET etag = ?3, last_modified = ?4, metadata = ?5 WHERE account = ?1 AND name = ?2",
-                      &q) != CK_OK)
-        goto out;
-    if (ck_db_bind_text(q, 1, account) != CK_OK || ck_db_bind_text(q, 2, name) != CK_OK ||
-        ck_db_bind_text(q, 3, etag) != CK_OK || ck_db_bind_int64(q, 4, now) != CK_OK ||
-        st_bind_meta(q, 5, meta, meta_len) != CK_OK || ck_db_step(q) < 0)
-        goto out;
-    rc = ck_db_changes(st->db) > 0 ? CK_OK : CK_E_NOT_FOUND;
-out:
-    ck_db_stmt_free(q);
-    ck_db_unlock(st->db);
-    return rc;
+    struct st_ct_args x = {account, name, etag, now, meta, meta_len};
+    return st_txn_run(st, st_container_set_meta_body, &x);
 }
 
 /* Collects the part ids of every blob and staged block matching where (with params) into d, and
@@ -293,35 +406,25 @@ out:
     return rc;
 }
 
-int st_container_delete(struct st *st, const char *account, const char *name)
+static int st_container_delete_body(struct st *st, void *arg, struct st_dropped *d)
 {
-    struct st_dropped d = {0};
-    const char *v[] = {account, name};
-    int rc = CK_E_DB;
-    ck_db_lock(st->db);
-    if (ck_db_begin(st->db) != CK_OK)
-        goto unlock;
+    struct st_ct_args *x = arg;
+    const char *v[] = {x->account, x->name};
     if (ck_db_run(st->db, "DELETE FROM containers WHERE account = ?1 AND name = ?2", 2, v) != CK_OK)
-        goto fail;
-    if (ck_db_changes(st->db) == 0) {
-        rc = CK_E_NOT_FOUND;
-        goto fail;
-    }
-    if (st_collect_parts(st, "account = ?1 AND container = ?2", "account = ?1 AND container = ?2", 2, v, &d) != CK_OK ||
+        return CK_E_DB;
+    if (ck_db_changes(st->db) == 0)
+        return CK_E_NOT_FOUND;
+    if (st_collect_parts(st, "account = ?1 AND container = ?2", "account = ?1 AND container = ?2", 2, v, d) != CK_OK ||
         ck_db_run(st->db, "DELETE FROM blobs WHERE account = ?1 AND container = ?2", 2, v) != CK_OK ||
         ck_db_run(st->db, "DELETE FROM blocks WHERE account = ?1 AND container = ?2", 2, v) != CK_OK)
-        goto fail;
-    if (ck_db_commit(st->db) != CK_OK)
-        goto fail;
-    ck_db_unlock(st->db);
-    st_dropped_unlink(st, &d);
+        return CK_E_DB;
     return CK_OK;
-fail:
-    ck_db_rollback(st->db);
-unlock:
-    ck_db_unlock(st->db);
-    ck_free(d.ids);
-    return rc;
+}
+
+int st_container_delete(struct st *st, const char *account, const char *name)
+{
+    struct st_ct_args x = {.account = account, .name = name};
+    return st_txn_run(st, st_container_delete_body, &x);
 }
 
 int st_container_list(struct st *st, struct ck_arena *a, const char *account, const char *prefix, const char *after,
@@ -466,90 +569,94 @@ static int st_part_listed(const struct st_part *p, size_t n, const char *id)
     return 0;
 }
 
-int st_blob_commit(struct st *st, const char *account, const char *container, const struct st_blob *b,
-                   const struct st_cond *cond, const struct st_part *new_parts, size_t n_new, int from_blocks,
-                   int *missing_container)
+struct st_commit_args {
+    const char *account, *container, *name;
+    const struct st_blob *b;
+    const struct st_cond *cond;
+    const struct st_part *new_parts;
+    size_t n_new;
+    int from_blocks;
+    int missing_container;
+    int metadata_only;
+};
+
+static int st_blob_commit_body(struct st *st, void *arg, struct st_dropped *d)
 {
+    struct st_commit_args *x = arg;
+    const struct st_blob *b = x->b;
     struct ck_arena *a = ck_arena_new();
-    struct st_dropped d = {0};
     struct st_blob old;
     struct st_block *blocks = NULL;
     size_t nblocks = 0;
     int rc = CK_E_DB, have_old;
-    *missing_container = 0;
     if (a == NULL)
         return CK_E_NOMEM;
-    ck_db_lock(st->db);
-    if (ck_db_begin(st->db) != CK_OK)
-        goto unlock;
-    int ex = st_container_exists_locked(st, account, container);
+    int ex = st_container_exists_locked(st, x->account, x->container);
     if (ex <= 0) {
         rc = ex == 0 ? CK_E_NOT_FOUND : CK_E_DB;
-        *missing_container = ex == 0;
-        goto fail;
+        x->missing_container = ex == 0;
+        goto out;
     }
-    rc = st_blob_get_locked(st, a, account, container, b->name, &old);
+    rc = st_blob_get_locked(st, a, x->account, x->container, b->name, &old);
     if (rc != CK_OK && rc != CK_E_NOT_FOUND)
-        goto fail;
+        goto out;
     have_old = rc == CK_OK;
-    if ((rc = st_cond_to_rc(st_cond_eval(cond, have_old ? old.etag : NULL, have_old ? old.last_modified : 0, 0))) != CK_OK)
-        goto fail;
+    if ((rc = st_cond_to_rc(st_cond_eval(x->cond, have_old ? old.etag : NULL, have_old ? old.last_modified : 0, 0))) != CK_OK)
+        goto out;
     rc = CK_E_DB;
-    for (size_t i = 0; i < n_new; i++)
-        if (st_insert_part(st, account, &new_parts[i], b->last_modified) != CK_OK)
-            goto fail;
+    for (size_t i = 0; i < x->n_new; i++)
+        if (st_insert_part(st, x->account, &x->new_parts[i], b->last_modified) != CK_OK)
+            goto out;
     /* Parts of the old version that the new one does not keep. */
     if (have_old)
         for (size_t i = 0; i < old.nparts; i++)
-            if (!st_part_listed(b->parts, b->nparts, old.parts[i].id) && st_drop_parts(st, &old.parts[i], 1, &d) != CK_OK)
-                goto fail;
+            if (!st_part_listed(b->parts, b->nparts, old.parts[i].id) && st_drop_parts(st, &old.parts[i], 1, d) != CK_OK)
+                goto out;
     /* Staged blocks: those the new version uses become its parts; the rest are discarded. */
-    if (st_block_list_locked(st, a, account, container, b->name, &blocks, &nblocks) != CK_OK)
-        goto fail;
+    if (st_block_list_locked(st, a, x->account, x->container, b->name, &blocks, &nblocks) != CK_OK)
+        goto out;
     for (size_t i = 0; i < nblocks; i++)
-        if (!(from_blocks && st_part_listed(b->parts, b->nparts, blocks[i].part.id)) &&
-            st_drop_parts(st, &blocks[i].part, 1, &d) != CK_OK)
-            goto fail;
-    {
-        const char *v[] = {account, container, b->name};
-        if (ck_db_run(st->db, "DELETE FROM blocks WHERE account = ?1 AND container = ?2 AND blob = ?3", 3, v) != CK_OK)
-            goto fail;
-    }
-    if (st_write_blob_row(st, account, container, b) != CK_OK || ck_db_commit(st->db) != CK_OK)
-        goto fail;
-    ck_db_unlock(st->db);
-    st_dropped_unlink(st, &d);
-    ck_arena_free(a);
-    return CK_OK;
-fail:
-    ck_db_rollback(st->db);
-unlock:
-    ck_db_unlock(st->db);
-    ck_free(d.ids);
+        if (!(x->from_blocks && st_part_listed(b->parts, b->nparts, blocks[i].part.id)) &&
+            st_drop_parts(st, &blocks[i].part, 1, d) != CK_OK)
+            goto out;
+    const char *v[] = {x->account, x->container, b->name};
+    if (ck_db_run(st->db, "DELETE FROM blocks WHERE account = ?1 AND container = ?2 AND blob = ?3", 3, v) != CK_OK ||
+        st_write_blob_row(st, x->account, x->container, b) != CK_OK)
+        goto out;
+    rc = CK_OK;
+out:
     ck_arena_free(a);
     return rc;
 }
 
-int st_blob_update(struct st *st, const char *account, const char *container, const struct st_blob *b,
-                   const struct st_cond *cond, int metadata_only)
+int st_blob_commit(struct st *st, const char *account, const char *container, const struct st_blob *b,
+                   const struct st_cond *cond, const struct st_part *new_parts, size_t n_new, int from_blocks,
+                   int *missing_container)
 {
+    struct st_commit_args x = {.account = account, .container = container, .b = b, .cond = cond,
+                               .new_parts = new_parts, .n_new = n_new, .from_blocks = from_blocks};
+    int rc = st_txn_run(st, st_blob_commit_body, &x);
+    *missing_container = x.missing_container;
+    return rc;
+}
+
+static int st_blob_update_body(struct st *st, void *arg, struct st_dropped *d)
+{
+    struct st_commit_args *x = arg;
+    const struct st_blob *b = x->b;
     struct ck_arena *a = ck_arena_new();
     struct st_blob cur;
     int rc;
+    (void)d;
     if (a == NULL)
         return CK_E_NOMEM;
-    ck_db_lock(st->db);
-    if (ck_db_begin(st->db) != CK_OK) {
-        rc = CK_E_DB;
-        goto unlock;
-    }
-    if ((rc = st_blob_get_locked(st, a, account, container, b->name, &cur)) != CK_OK)
-        goto fail;
-    if ((rc = st_cond_to_rc(st_cond_eval(cond, cur.etag, cur.last_modified, 0))) != CK_OK)
-        goto fail;
+    if ((rc = st_blob_get_locked(st, a, x->account, x->container, b->name, &cur)) != CK_OK)
+        goto out;
+    if ((rc = st_cond_to_rc(st_cond_eval(x->cond, cur.etag, cur.last_modified, 0))) != CK_OK)
+        goto out;
     cur.etag = b->etag;
     cur.last_modified = b->last_modified;
-    if (metadata_only) {
+    if (x->metadata_only) {
         cur.meta = b->meta;
         cur.meta_len = b->meta_len;
     } else {
@@ -560,16 +667,41 @@ int st_blob_update(struct st *st, const char *account, const char *container, co
         cur.cache_control = b->cache_control;
         cur.content_md5 = b->content_md5;
     }
-    rc = CK_E_DB;
-    if (st_write_blob_row(st, account, container, &cur) != CK_OK || ck_db_commit(st->db) != CK_OK)
-        goto fail;
-    ck_db_unlock(st->db);
+    rc = st_write_blob_row(st, x->account, x->container, &cur);
+out:
     ck_arena_free(a);
-    return CK_OK;
-fail:
-    ck_db_rollback(st->db);
-unlock:
-    ck_db_unlock(st->db);
+    return rc;
+}
+
+int st_blob_update(struct st *st, const char *account, const char *container, const struct st_blob *b,
+                   const struct st_cond *cond, int metadata_only)
+{
+    struct st_commit_args x = {.account = account, .container = container, .b = b, .cond = cond,
+                               .metadata_only = metadata_only};
+    return st_txn_run(st, st_blob_update_body, &x);
+}
+
+static int st_blob_delete_body(struct st *st, void *arg, struct st_dropped *d)
+{
+    struct st_commit_args *x = arg;
+    struct ck_arena *a = ck_arena_new();
+    struct st_blob cur;
+    const char *v[] = {x->account, x->container, x->name};
+    int rc;
+    if (a == NULL)
+        return CK_E_NOMEM;
+    if ((rc = st_blob_get_locked(st, a, x->account, x->container, x->name, &cur)) != CK_OK)
+        goto out;
+    if ((rc = st_cond_to_rc(st_cond_eval(x->cond, cur.etag, cur.last_modified, 0))) != CK_OK)
+        goto out;
+    rc = CK_E_DB;
+    if (st_collect_parts(st, "account = ?1 AND container = ?2 AND name = ?3",
+                         "account = ?1 AND container = ?2 AND blob = ?3", 3, v, d) != CK_OK ||
+        ck_db_run(st->db, "DELETE FROM blocks WHERE account = ?1 AND container = ?2 AND blob = ?3", 3, v) != CK_OK ||
+        ck_db_run(st->db, "DELETE FROM blobs WHERE account = ?1 AND container = ?2 AND name = ?3", 3, v) != CK_OK)
+        goto out;
+    rc = CK_OK;
+out:
     ck_arena_free(a);
     return rc;
 }
@@ -577,41 +709,8 @@ unlock:
 int st_blob_delete(struct st *st, const char *account, const char *container, const char *name,
                    const struct st_cond *cond)
 {
-    struct ck_arena *a = ck_arena_new();
-    struct st_dropped d = {0};
-    struct st_blob cur;
-    const char *v[] = {account, container, name};
-    int rc;
-    if (a == NULL)
-        return CK_E_NOMEM;
-    ck_db_lock(st->db);
-    if (ck_db_begin(st->db) != CK_OK) {
-        rc = CK_E_DB;
-        goto unlock;
-    }
-    if ((rc = st_blob_get_locked(st, a, account, container, name, &cur)) != CK_OK)
-        goto fail;
-    if ((rc = st_cond_to_rc(st_cond_eval(cond, cur.etag, cur.last_modified, 0))) != CK_OK)
-        goto fail;
-    rc = CK_E_DB;
-    if (st_collect_parts(st, "account = ?1 AND container = ?2 AND name = ?3",
-                         "account = ?1 AND container = ?2 AND blob = ?3", 3, v, &d) != CK_OK ||
-        ck_db_run(st->db, "DELETE FROM blocks WHERE account = ?1 AND container = ?2 AND blob = ?3", 3, v) != CK_OK ||
-        ck_db_run(st->db, "DELETE FROM blobs WHERE account = ?1 AND container = ?2 AND name = ?3", 3, v) != CK_OK)
-        goto fail;
-    if (ck_db_commit(st->db) != CK_OK)
-        goto fail;
-    ck_db_unlock(st->db);
-    st_dropped_unlink(st, &d);
-    ck_arena_free(a);
-    return CK_OK;
-fail:
-    ck_db_rollback(st->db);
-unlock:
-    ck_db_unlock(st->db);
-    ck_free(d.ids);
-    ck_arena_free(a);
-    return rc;
+    struct st_commit_args x = {.account = account, .container = container, .name = name, .cond = cond};
+    return st_txn_run(st, st_blob_delete_body, &x);
 }
 
 int st_blob_list(struct st *st, struct ck_arena *a, const char *account, const char *container, const char *prefix,
@@ -714,67 +813,65 @@ int st_block_list(struct st *st, struct ck_arena *a, const char *account, const 
     return rc;
 }
 
-int st_block_put(struct st *st, const char *account, const char *container, const char *blob, const char *block_id,
-                 const struct st_part *part)
+struct st_block_args {
+    const char *account, *container, *blob, *block_id;
+    const struct st_part *part;
+};
+
+static int st_block_put_body(struct st *st, void *arg, struct st_dropped *d)
 {
+    struct st_block_args *x = arg;
     struct ck_arena *a = ck_arena_new();
-    struct st_dropped d = {0};
     struct st_block *blocks = NULL;
     size_t n = 0;
     int rc = CK_E_DB;
     int64_t now = ck_time_now();
     if (a == NULL)
         return CK_E_NOMEM;
-    ck_db_lock(st->db);
-    if (ck_db_begin(st->db) != CK_OK)
-        goto unlock;
-    int ex = st_container_exists_locked(st, account, container);
+    int ex = st_container_exists_locked(st, x->account, x->container);
     if (ex <= 0) {
         rc = ex == 0 ? CK_E_NOT_FOUND : CK_E_DB;
-        goto fail;
+        goto out;
     }
-    if (st_block_list_locked(st, a, account, container, blob, &blocks, &n) != CK_OK)
-        goto fail;
+    if (st_block_list_locked(st, a, x->account, x->container, x->blob, &blocks, &n) != CK_OK)
+        goto out;
     for (size_t i = 0; i < n; i++) {
-        if (strlen(blocks[i].id) != strlen(block_id)) {
+        if (strlen(blocks[i].id) != strlen(x->block_id)) {
             rc = CK_E_INVALID;
-            goto fail;
+            goto out;
         }
-        if (strcmp(blocks[i].id, block_id) == 0 && st_drop_parts(st, &blocks[i].part, 1, &d) != CK_OK)
-            goto fail;
+        if (strcmp(blocks[i].id, x->block_id) == 0 && st_drop_parts(st, &blocks[i].part, 1, d) != CK_OK)
+            goto out;
     }
     if (n >= ST_MAX_UNCOMMITTED) {
         rc = CK_E_LIMIT;
-        goto fail;
+        goto out;
     }
-    if (st_insert_part(st, account, part, now) != CK_OK)
-        goto fail;
-    {
-        struct ck_db_stmt *q = NULL;
-        if (ck_db_prepare(st->db,
-                          "INSERT OR REPLACE INTO blocks (account, container, blob, block_id, size, part, created)"
-                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                          &q) != CK_OK) {
-            goto fail;
-        }
-        const char *v[] = {account, container, blob, block_id};
-        if (st_bind_all(q, 4, v) != CK_OK || ck_db_bind_int64(q, 5, (int64_t)part->size) != CK_OK ||
-            ck_db_bind_text(q, 6, part->id) != CK_OK || ck_db_bind_int64(q, 7, now) != CK_OK ||
-            st_exec(q) != CK_OK) {
-            goto fail;
-        }
+    if (st_insert_part(st, x->account, x->part, now) != CK_OK)
+        goto out;
+    struct ck_db_stmt *q = NULL;
+    if (ck_db_prepare(st->db,
+                      "INSERT OR REPLACE INTO blocks (account, container, blob, block_id, size, part, created)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                      &q) != CK_OK)
+        goto out;
+    const char *v[] = {x->account, x->container, x->blob, x->block_id};
+    if (st_bind_all(q, 4, v) != CK_OK || ck_db_bind_int64(q, 5, (int64_t)x->part->size) != CK_OK ||
+        ck_db_bind_text(q, 6, x->part->id) != CK_OK || ck_db_bind_int64(q, 7, now) != CK_OK) {
+        ck_db_stmt_free(q);
+        goto out;
     }
-    if (ck_db_commit(st->db) != CK_OK)
-        goto fail;
-    ck_db_unlock(st->db);
-    st_dropped_unlink(st, &d);
-    ck_arena_free(a);
-    return CK_OK;
-fail:
-    ck_db_rollback(st->db);
-unlock:
-    ck_db_unlock(st->db);
-    ck_free(d.ids);
+    if (st_exec(q) != CK_OK)
+        goto out;
+    rc = CK_OK;
+out:
     ck_arena_free(a);
     return rc;
+}
+
+int st_block_put(struct st *st, const char *account, const char *container, const char *blob, const char *block_id,
+                 const struct st_part *part)
+{
+    struct st_block_args x = {account, container, blob, block_id, part};
+    return st_txn_run(st, st_block_put_body, &x);
 }

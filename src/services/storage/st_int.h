@@ -19,6 +19,7 @@
 #define ST_AEK_LEN 32
 
 struct st_aek_entry;
+struct st_txn;
 
 struct st {
     struct st_config cfg; /* strings below are owned copies */
@@ -33,6 +34,11 @@ struct st {
     struct ck_httpd *dev_l;  /* the plain-HTTP development listener, or NULL */
     char blob_origin[300];
     char dev_origin[64];
+    /* Group commit of index changes (st_index.c). */
+    pthread_mutex_t txn_lock;
+    pthread_cond_t txn_cond;
+    struct st_txn *txn_head, **txn_tail;
+    int txn_leader;
     /* The hourly sweeper of expired uncommitted blocks (st.c). */
     pthread_t sweeper;
     int sweeper_running, sweeper_stop;
