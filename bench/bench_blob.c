@@ -253,13 +253,17 @@ struct target {
     char ca[600];       /* CA file for HTTPS, or "" */
     char resolve[128];  /* "localhost:P:127.0.0.1" for HTTPS origins named localhost */
     pid_t server;       /* for CPU time; 0 when unknown */
+    CURLM *m;           /* the client's kept connections to this server */
     int available;
     char why[1200]; /* why not available */
     /* results */
     double put_ops, get_ops, put_cpu_us, get_cpu_us, put_client_us, get_client_us;
     double big_put, big_get; /* MB/s, medians */
+    double gets[MAX_REPS];   /* the single-stream GETs */
+    int ngets, big_ready;    /* big_ready: the big blobs are there to read */
     long errors;
-    long written[MAX_CONNS]; /* 4 KiB blobs written by each connection in the PUT phase */
+    long written[MAX_CONNS]; /* 4 KiB blobs written by each connection so far */
+    long read[MAX_CONNS];    /* 4 KiB GETs made by each connection so far */
 };
 
 static const char *g_sas;
@@ -385,35 +389,46 @@ static long run_one(CURLM *m, struct slot *s, double *secs)
 
 enum phase { PH_PUT, PH_GET };
 
-/* N connections for `seconds`: 4 KiB PUTs of new blobs (prefix p) or GETs of the blobs each
- * connection wrote. Returns the operations completed per second. */
-static double run_phase(CURLM *m, struct target *t, enum phase ph, const char *prefix, int conns, double seconds,
-                        long *done_out)
+/* What a server's 4 KiB phases add up to over their slices. */
+struct tally {
+    long done;
+    double secs, server_cpu, client_cpu;
+};
+
+/*
+ * N connections for `seconds`: 4 KiB PUTs of new blobs ("sCC-NNNNNNN", CC the connection, N
+ * counting on from the blobs it wrote before) or GETs cycling over the blobs each connection
+ * wrote. Adds the completed operations, the time and the CPU time of server and client to *tl.
+ */
+static void run_phase(struct target *t, enum phase ph, int conns, double seconds, struct tally *tl)
 {
     struct slot slots[MAX_CONNS];
     char name[64];
     long done = 0;
     int active = 0;
+    double d0 = cpu_of(t->server), c0 = self_cpu();
     double t0 = now_s(), deadline = t0 + seconds, last = t0;
     for (int i = 0; i < conns; i++) {
         slot_init(&slots[i], t, i);
         if (ph == PH_PUT) {
-            snprintf(name, sizeof(name), "%s%02d-%07ld", prefix, i, slots[i].seq);
+            slots[i].seq = t->written[i];
+            snprintf(name, sizeof(name), "s%02d-%07ld", i, slots[i].seq);
             slot_put(&slots[i], t, name, g_small, SMALL);
         } else {
-            snprintf(name, sizeof(name), "%s%02d-%07ld", prefix, i, 0L);
+            slots[i].seq = t->read[i];
+            snprintf(name, sizeof(name), "s%02d-%07ld", i, slots[i].seq % t->written[i]);
             slot_get(&slots[i], t, name);
         }
-        curl_multi_add_handle(m, slots[i].e);
+        curl_multi_add_handle(t->m, slots[i].e);
         active++;
     }
     while (active > 0) {
         int running;
-        if (curl_multi_perform(m, &running) != CURLM_OK)
+        if (curl_multi_perform(t->m, &running) != CURLM_OK)
             die("curl_multi_perform");
         int q;
         CURLMsg *msg;
-        while ((msg = curl_multi_info_read(m, &q)) != NULL) {
+        while ((msg = curl_multi_info_read(t->m, &q)) != NULL) {
             if (msg->msg != CURLMSG_DONE)
                 continue;
             struct slot *s = NULL;
@@ -434,31 +449,33 @@ static double run_phase(CURLM *m, struct target *t, enum phase ph, const char *p
                 fprintf(stderr, "bench_blob: %s %s %s: %s, status %ld, %zu bytes: %.200s\n", t->label,
                         ph == PH_PUT ? "PUT" : "GET", s->url, curl_easy_strerror(res), code, s->got, s->err);
             }
-            curl_multi_remove_handle(m, e);
+            curl_multi_remove_handle(t->m, e);
             last = now_s();
+            s->seq++;
+            if (ph == PH_GET)
+                t->read[s->idx] = s->seq;
             if (last >= deadline) {
                 active--;
                 continue;
             }
-            s->seq++;
             if (ph == PH_PUT) {
-                snprintf(name, sizeof(name), "%s%02d-%07ld", prefix, s->idx, s->seq);
+                snprintf(name, sizeof(name), "s%02d-%07ld", s->idx, s->seq);
                 slot_put(s, t, name, g_small, SMALL);
             } else {
-                long w = t->written[s->idx];
-                snprintf(name, sizeof(name), "%s%02d-%07ld", prefix, s->idx, w > 0 ? s->seq % w : 0);
+                snprintf(name, sizeof(name), "s%02d-%07ld", s->idx, s->seq % t->written[s->idx]);
                 slot_get(s, t, name);
             }
-            curl_multi_add_handle(m, e);
+            curl_multi_add_handle(t->m, e);
         }
         if (active > 0)
-            curl_multi_poll(m, NULL, 0, 100, NULL);
+            curl_multi_poll(t->m, NULL, 0, 100, NULL);
     }
     for (int i = 0; i < conns; i++)
         slot_cleanup(&slots[i]);
-    if (done_out != NULL)
-        *done_out = done;
-    return (double)done / (last - t0);
+    tl->done += done;
+    tl->secs += last - t0;
+    tl->server_cpu += cpu_of(t->server) - d0;
+    tl->client_cpu += self_cpu() - c0;
 }
 
 /* One 64 MiB GET of url on a handle of m; returns MB/s, or -1 (an error printed). When check is
@@ -468,6 +485,9 @@ static double big_get(CURLM *m, struct target *t, const char *blob, int check)
     struct slot s;
     double secs = 0;
     slot_init(&s, t, 0);
+    /* Large reads from the socket: the client's receive loop should cost little next to the
+     * server's send loop (curl's default buffer is 16 KiB). */
+    curl_easy_setopt(s.e, CURLOPT_BUFFERSIZE, 1024L * 1024);
     slot_get(&s, t, blob);
     s.expect = check ? g_big : NULL;
     long code = run_one(m, &s, &secs);
@@ -522,75 +542,124 @@ struct opts {
     int conns, reps;
 };
 
-/* All the figures for one server. */
-static void measure(struct target *t, const struct opts *o)
+/* Opens a server's connections: its container, then a short burst of 4 KiB PUTs on every
+ * connection (TLS sessions included). */
+static void prepare(struct target *t, const struct opts *o)
 {
-    CURLM *m = curl_multi_init();
-    if (m == NULL)
+    if ((t->m = curl_multi_init()) == NULL)
         die("curl_multi_init");
-    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)(o->conns * 2));
-    if (create_container(m, t) != 0) {
+    curl_multi_setopt(t->m, CURLMOPT_MAXCONNECTS, (long)(o->conns * 2));
+    if (create_container(t->m, t) != 0) {
         t->errors++;
-        curl_multi_cleanup(m);
+        t->available = 0;
+        snprintf(t->why, sizeof(t->why), "its container could not be created");
         return;
     }
-    /* Warm-up: opens the connections (and TLS sessions) the phases then reuse. */
-    run_phase(m, t, PH_PUT, "w", o->conns, o->seconds / 10 < 0.5 ? o->seconds / 10 : 0.5, NULL);
-    long n = 0;
-    double d0 = cpu_of(t->server), c0 = self_cpu();
-    t->put_ops = run_phase(m, t, PH_PUT, "s", o->conns, o->seconds, &n);
-    if (n > 0) {
-        t->put_cpu_us = (cpu_of(t->server) - d0) / (double)n * 1e6;
-        t->put_client_us = (self_cpu() - c0) / (double)n * 1e6;
-    }
+    struct tally warm = {0};
+    run_phase(t, PH_PUT, o->conns, o->seconds / 10 < 0.5 ? o->seconds / 10 : 0.5, &warm);
     for (int i = 0; i < o->conns; i++)
         if (t->written[i] == 0) {
-            fprintf(stderr, "bench_blob: %s: connection %d wrote no blob; GETs would fail\n", t->label, i);
+            fprintf(stderr, "bench_blob: %s: connection %d wrote no blob\n", t->label, i);
             t->errors++;
-            curl_multi_cleanup(m);
+            t->available = 0;
+            snprintf(t->why, sizeof(t->why), "its 4 KiB PUTs failed");
             return;
         }
-    d0 = cpu_of(t->server);
-    c0 = self_cpu();
-    t->get_ops = run_phase(m, t, PH_GET, "s", o->conns, o->seconds, &n);
-    if (n > 0) {
-        t->get_cpu_us = (cpu_of(t->server) - d0) / (double)n * 1e6;
-        t->get_client_us = (self_cpu() - c0) / (double)n * 1e6;
+}
+
+/*
+ * The 4 KiB phases and the 64 MiB PUTs of every available server, interleaved: the PUT phase is cut
+ * into slices of about a second, and the servers take turns slice by slice (then the same for
+ * GET, then one 64 MiB PUT per server per round), so that load from outside the benchmark falls
+ * alike on each server.
+ */
+static void measure_all(struct target *t, int nt, const struct opts *o)
+{
+    int slices = (int)(o->seconds + 0.5);
+    slices = slices < 1 ? 1 : slices > 10 ? 10 : slices;
+    for (int ph = PH_PUT; ph <= PH_GET; ph++) {
+        struct tally tl[8] = {{0}};
+        for (int k = 0; k < slices; k++)
+            for (int i = 0; i < nt; i++)
+                if (t[i].available)
+                    run_phase(&t[i], (enum phase)ph, o->conns, o->seconds / slices, &tl[i]);
+        for (int i = 0; i < nt; i++) {
+            if (tl[i].done == 0)
+                continue;
+            double ops = (double)tl[i].done / tl[i].secs, scpu = tl[i].server_cpu / (double)tl[i].done * 1e6,
+                   ccpu = tl[i].client_cpu / (double)tl[i].done * 1e6;
+            if (ph == PH_PUT)
+                t[i].put_ops = ops, t[i].put_cpu_us = scpu, t[i].put_client_us = ccpu;
+            else
+                t[i].get_ops = ops, t[i].get_cpu_us = scpu, t[i].get_client_us = ccpu;
+        }
     }
     /* One 4 KiB blob read back and compared, outside the timed phases. */
-    {
+    for (int i = 0; i < nt; i++) {
+        if (!t[i].available)
+            continue;
         struct slot s;
-        slot_init(&s, t, 0);
-        slot_get(&s, t, "s00-0000000");
-        long code = run_one(m, &s, NULL);
+        slot_init(&s, &t[i], 0);
+        slot_get(&s, &t[i], "s00-0000000");
+        long code = run_one(t[i].m, &s, NULL);
         if (code != 200 || s.got != SMALL || memcmp(s.err, g_small, s.errlen) != 0) {
-            fprintf(stderr, "bench_blob: %s: 4 KiB blob read back wrong (status %ld, %zu bytes)\n", t->label, code,
+            fprintf(stderr, "bench_blob: %s: 4 KiB blob read back wrong (status %ld, %zu bytes)\n", t[i].label, code,
                     s.got);
-            t->errors++;
+            t[i].errors++;
         }
         slot_cleanup(&s);
     }
-    /* Single stream: R Put Blob of the big body, R GETs, then one checked GET (untimed). */
-    double puts[MAX_REPS], gets[MAX_REPS];
-    int np = 0, ng = 0;
+    /* Single stream: R rounds of one Put Blob of the big body per server. */
+    double puts[8][MAX_REPS];
+    int np[8] = {0};
     char name[32];
-    for (int r = 0; r < o->reps; r++) {
-        snprintf(name, sizeof(name), "big-%d", r);
-        double v = big_put(m, t, name);
-        if (v > 0)
-            puts[np++] = v;
+    for (int r = 0; r < o->reps; r++)
+        for (int i = 0; i < nt; i++) {
+            if (!t[i].available)
+                continue;
+            snprintf(name, sizeof(name), "big-%d", r);
+            double v = big_put(t[i].m, &t[i], name);
+            if (v > 0)
+                puts[i][np[i]++] = v;
+        }
+    for (int i = 0; i < nt; i++) {
+        t[i].big_put = np[i] == o->reps ? median(puts[i], np[i]) : -1;
+        t[i].big_ready = np[i] == o->reps;
     }
-    for (int r = 0; r < o->reps && np == o->reps; r++) {
-        snprintf(name, sizeof(name), "big-%d", r);
-        double v = big_get(m, t, name, 0);
-        if (v > 0)
-            gets[ng++] = v;
+}
+
+/*
+ * The single-stream GETs of every server, interleaved so that the load other processes put on the
+ * machine falls alike on each: R rounds, each one GET per stream in the order given (the transport
+ * ceiling next to the crosskey stream it bounds). Before the rounds, one checked GET per stream
+ * opens its connection and compares the body with what was uploaded (untimed).
+ */
+static void big_get_rounds(struct target **s, int ns, int reps)
+{
+    char name[32];
+    for (int i = 0; i < ns; i++) {
+        if (!s[i]->available || !s[i]->big_ready)
+            continue;
+        if (s[i]->m == NULL && (s[i]->m = curl_multi_init()) == NULL)
+            die("curl_multi_init");
+        if (big_get(s[i]->m, s[i], "big-0", 1) < 0)
+            s[i]->big_ready = 0;
     }
-    if (np == o->reps && big_get(m, t, "big-0", 1) < 0)
-        ng = 0;
-    t->big_put = np == o->reps ? median(puts, np) : -1;
-    t->big_get = ng == o->reps ? median(gets, ng) : -1;
-    curl_multi_cleanup(m);
+    for (int r = 0; r < reps; r++)
+        for (int i = 0; i < ns; i++) {
+            if (!s[i]->available || !s[i]->big_ready)
+                continue;
+            snprintf(name, sizeof(name), "big-%d", r);
+            double v = big_get(s[i]->m, s[i], name, 0);
+            if (v > 0)
+                s[i]->gets[s[i]->ngets++] = v;
+        }
+    for (int i = 0; i < ns; i++) {
+        s[i]->big_get = s[i]->ngets == reps ? median(s[i]->gets, reps) : -1;
+        if (s[i]->m != NULL)
+            curl_multi_cleanup(s[i]->m);
+        s[i]->m = NULL;
+    }
 }
 
 /* ---- the servers ---- */
@@ -854,26 +923,17 @@ int main(int argc, char **argv)
         }
     }
 
-    /* The measurements, one server at a time. */
+    /* The measurements. */
     for (int i = 0; i < 3; i++)
         if (t[i].available)
-            measure(&t[i], &o);
-    /* The transport ceiling: one checked GET on each listener opens the connection, then R timed
-     * GETs reuse it. */
-    double tget[2][MAX_REPS];
-    for (int k = 0; k < 2; k++) {
-        struct target *s = k == 0 ? &sh : &ss;
-        CURLM *m = curl_multi_init();
-        if (m == NULL)
-            die("curl_multi_init");
-        big_get(m, s, "x", 1);
-        for (int r = 0; r < o.reps; r++)
-            tget[k][r] = big_get(m, s, "x", 0);
-        curl_multi_cleanup(m);
-    }
-    double T[2] = {median(tget[0], o.reps), median(tget[1], o.reps)};
-    int status_ck = stop_child(&ck);
-    stop_child(&st);
+            prepare(&t[i], &o);
+    measure_all(t, 3, &o);
+    /* The single-stream GETs; the ceiling's static body answers any path. */
+    sh.big_ready = ss.big_ready = 1;
+    struct target *streams[] = {&sh, &t[0], &ss, &t[1], &t[2]};
+    big_get_rounds(streams, 5, o.reps);
+    double T[2] = {sh.big_get, ss.big_get};
+    int status_ck = stop_child(&ck), status_st = stop_child(&st);
     stop_child(&az);
     double A = ossl_seconds > 0 ? openssl_aes_gcm(ossl_seconds) : -1;
 
@@ -948,8 +1008,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_blob: %ld failed requests\n", errors);
         return 1;
     }
-    if (!(WIFEXITED(status_ck) && WEXITSTATUS(status_ck) == 0)) {
-        fprintf(stderr, "bench_blob: crosskeyd did not stop cleanly (status %d)\n", status_ck);
+    if (!(WIFEXITED(status_ck) && WEXITSTATUS(status_ck) == 0) || !(WIFEXITED(status_st) && WEXITSTATUS(status_st) == 0)) {
+        fprintf(stderr, "bench_blob: crosskeyd or bench_static did not stop cleanly (status %d, %d)\n", status_ck,
+                status_st);
         return 1;
     }
     return 0;
