@@ -17,8 +17,9 @@
 //         flight at the kill; it may have committed without its acknowledgement reaching us);
 //     (b) every visible blob holds one of the contents attempted for its name: nothing torn, half
 //         written or unknown.
-//     Prints "parts N": the number of parts the index should hold for what is visible and staged,
-//     from Get Block List (a blob from Put Blob is one part; staged blocks are one part each).
+//     Prints "parts N files M": the number of parts the index should hold for what is visible and
+//     staged, from Get Block List (a blob from Put Blob is one part; blocks are one part each), and
+//     how many of them are extent files (parts above one 64 KiB segment; smaller ones are inline).
 import crypto from "node:crypto";
 import fs from "node:fs";
 
@@ -30,6 +31,7 @@ const WORKERS = 8;
 const OWN_NAMES = 5; // per worker: b-<worker>-<i>, overwritten only by that worker
 const SHARED_NAMES = 4; // s-<i>, overwritten concurrently by every worker
 const MiB = 1024 * 1024;
+const SEGMENT = 65536; // docs/data-format.md: parts of at most one segment are inline
 
 const [mode, dir, journalPath, startedPath, cycleArg] = process.argv.slice(2);
 const ep = JSON.parse(fs.readFileSync(`${dir}/endpoints.json`, "utf8"));
@@ -186,21 +188,31 @@ async function verify() {
     if (!byName.has(name)) fail(`${name}: listed but never written`);
   }
 
-  // Parts the index should hold: one per part of each visible blob, one per staged block.
+  // Parts the index should hold: one per part of each visible blob, one per staged block; and how
+  // many of them are files (a part of at most one segment, 64 KiB, is kept inline in the index).
   let parts = 0;
+  let fileParts = 0;
+  const count = (size) => {
+    parts++;
+    if (size > SEGMENT) fileParts++;
+  };
   for (const name of byName.keys()) {
     const bl = await container.getBlockBlobClient(name).getBlockList("all").catch((e) => {
       if (e.statusCode === 404) return null;
       throw e;
     });
     if (bl === null) continue;
-    const committed = bl.committedBlocks?.length ?? 0;
-    const uncommitted = bl.uncommittedBlocks?.length ?? 0;
-    parts += uncommitted + (visible.has(name) ? Math.max(committed, 1) : 0);
+    for (const b of bl.uncommittedBlocks ?? []) count(b.size);
+    if (!visible.has(name)) continue;
+    if (bl.committedBlocks?.length) {
+      for (const b of bl.committedBlocks) count(b.size);
+    } else {
+      count(visible.get(name).properties.contentLength); // one Put Blob: one part
+    }
   }
   const acks = lines.filter((l) => l.t === "ack").length;
   console.log(`verified ${checked} visible blobs of ${byName.size} names (${acks} acknowledged writes in the journal; ${inFlight} hold a write committed but not acknowledged)`);
-  console.log(`parts ${parts}`);
+  console.log(`parts ${parts} files ${fileParts}`);
   process.exit(failures.length ? 1 : 0);
 }
 
