@@ -57,7 +57,19 @@ int st_store_open(struct st *st)
     ck_free(path);
     if (rc != CK_OK)
         return rc;
+    st->objs = &st_objstore_fs;
+    if ((rc = st->objs->open_store(st->data_dir, &st->objs_ctx)) != CK_OK)
+        return rc;
     return ck_db_migrate(st->db, st_migrations, (int)(sizeof(st_migrations) / sizeof(st_migrations[0])));
+}
+
+void st_store_close(struct st *st)
+{
+    if (st->objs != NULL)
+        st->objs->close_store(st->objs_ctx);
+    st->objs_ctx = NULL;
+    ck_db_free(st->db);
+    st->db = NULL;
 }
 
 static char *st_dup(const char *s)
@@ -138,7 +150,7 @@ void st_free(struct st *st)
     pthread_mutex_destroy(&st->aek_lock);
     ck_verifier_free(st->verifier);
     ck_access_free(st->access);
-    ck_db_free(st->db);
+    st_store_close(st);
     ck_secret_free(st->root_key);
     ck_secret_free(st->rp_key);
     ck_secret_free(st->operator_key);

@@ -7,27 +7,20 @@
  */
 #include "services/storage/st_data.h"
 #include "core/codec.h"
-#include "core/fsutil.h"
 #include "core/log.h"
 #include "json/json.h"
 
 #include "core/timeutil.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 struct st_part_writer {
     struct st *st;
     struct ck_seg *seg;
     struct ck_seg_header h;
     struct ck_md5 *md5;
-    int fd;
-    char *tmp_path;
+    void *obj; /* the object being written (file parts) */
     char id[2 * CK_SEG_ID_LEN + 1];
     uint64_t written;  /* plaintext bytes taken */
     uint64_t index;    /* next segment to seal */
@@ -39,53 +32,15 @@ struct st_part_writer {
     size_t image_len;
 };
 
-static int st_write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return CK_E_IO;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return CK_OK;
-}
-
-static char *st_extent_dir(struct st *st, const char *id)
-{
-    char sub[3] = {id[0], id[1], '\0'};
-    char *base = ck_path_join(st->data_dir, "extents");
-    char *dir = base ? ck_path_join(base, sub) : NULL;
-    ck_free(base);
-    return dir;
-}
-
-static char *st_extent_path(struct st *st, const char *id)
-{
-    char *dir = st_extent_dir(st, id);
-    char name[2 * CK_SEG_ID_LEN + 8];
-    char *p;
-    snprintf(name, sizeof(name), "%s.ckb", id);
-    p = dir ? ck_path_join(dir, name) : NULL;
-    ck_free(dir);
-    return p;
-}
-
 int st_part_writer_new(struct st *st, const struct ck_secret *aek, const char *account, const char *container,
                        const char *blob, uint64_t length, struct st_part_writer **out)
 {
     struct st_part_writer *w = ck_calloc(1, sizeof(*w));
     uint8_t hdr[CK_SEG_HEADER_LEN];
-    char name[2 * CK_SEG_ID_LEN + 8];
-    char *tmpdir = NULL;
     int rc = CK_E_NOMEM;
     if (w == NULL)
         return CK_E_NOMEM;
     w->st = st;
-    w->fd = -1;
     w->h.seg_size = CK_SEG_DEFAULT_SIZE;
     w->h.length = length;
     if (ck_random(w->h.part_id, sizeof(w->h.part_id)) != 0 || ck_random(w->h.salt, sizeof(w->h.salt)) != 0) {
@@ -115,25 +70,14 @@ int st_part_writer_new(struct st *st, const struct ck_secret *aek, const char *a
         *out = w;
         return CK_OK;
     }
-    tmpdir = ck_path_join(st->data_dir, "tmp");
-    snprintf(name, sizeof(name), "%s.tmp", w->id);
-    w->tmp_path = tmpdir ? ck_path_join(tmpdir, name) : NULL;
-    if (w->tmp_path == NULL)
+    if ((rc = st->objs->create(st->objs_ctx, w->id, &w->obj)) != CK_OK)
         goto fail;
-    rc = CK_E_IO;
-    w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (w->fd < 0) {
-        ck_log(CK_LOG_ERROR, "storage: cannot create %s: %s", w->tmp_path, strerror(errno));
-        goto fail;
-    }
     ck_seg_header_encode(&w->h, hdr);
-    if (st_write_all(w->fd, hdr, sizeof(hdr)) != CK_OK)
+    if ((rc = st->objs->append(w->obj, hdr, sizeof(hdr))) != CK_OK)
         goto fail;
-    ck_free(tmpdir);
     *out = w;
     return CK_OK;
 fail:
-    ck_free(tmpdir);
     st_part_writer_free(w);
     return rc;
 }
@@ -153,7 +97,7 @@ static int st_part_flush(struct st_part_writer *w)
         memcpy(w->image + CK_SEG_HEADER_LEN, w->cipher, n + CK_SEG_TAG_LEN);
         return CK_OK;
     }
-    return st_write_all(w->fd, w->cipher, n + CK_SEG_TAG_LEN);
+    return w->st->objs->append(w->obj, w->cipher, n + CK_SEG_TAG_LEN);
 }
 
 int st_part_write(struct st_part_writer *w, const void *p, size_t n)
@@ -186,21 +130,8 @@ uint64_t st_part_written(const struct st_part_writer *w)
     return w->written;
 }
 
-static int st_fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = CK_OK;
-    if (fd < 0)
-        return CK_E_IO;
-    if (fsync(fd) != 0)
-        rc = CK_E_IO;
-    close(fd);
-    return rc;
-}
-
 int st_part_finish(struct st_part_writer *w, struct st_part *part, uint8_t md5[16])
 {
-    char *dir = NULL, *path = NULL;
     int rc;
     if (w->written != w->h.length)
         return CK_E_INVALID;
@@ -222,24 +153,11 @@ int st_part_finish(struct st_part_writer *w, struct st_part *part, uint8_t md5[1
         w->md5 = NULL;
         return CK_OK;
     }
-    if (fsync(w->fd) != 0 || close(w->fd) != 0) {
-        w->fd = -1;
-        return CK_E_IO;
-    }
-    w->fd = -1;
-    dir = st_extent_dir(w->st, w->id);
-    path = st_extent_path(w->st, w->id);
-    rc = CK_E_IO;
-    if (dir == NULL || path == NULL || ck_mkdirs(dir, 0700) != 0)
-        goto out;
-    if (rename(w->tmp_path, path) != 0) {
-        ck_log(CK_LOG_ERROR, "storage: cannot move a part into %s: %s", dir, strerror(errno));
-        goto out;
-    }
-    ck_free(w->tmp_path);
-    w->tmp_path = NULL; /* committed: no longer ours to remove */
-    if (st_fsync_dir(dir) != CK_OK)
-        goto out;
+    /* Durable and visible under its id; the object is no longer the writer's to drop. */
+    rc = w->st->objs->publish(w->obj);
+    w->obj = NULL;
+    if (rc != CK_OK)
+        return rc;
     memset(part, 0, sizeof(*part));
     snprintf(part->id, sizeof(part->id), "%s", w->id);
     memcpy(part->salt, w->h.salt, sizeof(part->salt));
@@ -247,23 +165,15 @@ int st_part_finish(struct st_part_writer *w, struct st_part *part, uint8_t md5[1
     part->seg_size = w->h.seg_size;
     ck_md5_final(w->md5, md5);
     w->md5 = NULL;
-    rc = CK_OK;
-out:
-    ck_free(dir);
-    ck_free(path);
-    return rc;
+    return CK_OK;
 }
 
 void st_part_writer_free(struct st_part_writer *w)
 {
     if (w == NULL)
         return;
-    if (w->fd >= 0)
-        close(w->fd);
-    if (w->tmp_path != NULL) {
-        unlink(w->tmp_path);
-        ck_free(w->tmp_path);
-    }
+    if (w->obj != NULL)
+        w->st->objs->abandon(w->obj);
     ck_seg_free(w->seg);
     ck_md5_free(w->md5);
     if (w->plain != NULL)
@@ -275,10 +185,8 @@ void st_part_writer_free(struct st_part_writer *w)
 
 void st_part_unlink(struct st *st, const char *id)
 {
-    char *path = st_extent_path(st, id);
-    if (path != NULL && unlink(path) != 0 && errno != ENOENT)
-        ck_log(CK_LOG_WARN, "storage: cannot remove part %s: %s", id, strerror(errno));
-    ck_free(path);
+    /* Inline parts have no object; removing an absent one is not an error. */
+    (void)st->objs->remove(st->objs_ctx, id);
 }
 
 /* Decodes exactly 2n lower- or upper-case hex digits. */
@@ -305,7 +213,8 @@ struct st_open_part {
     struct st_part p;
     struct ck_seg_header h;
     uint64_t start; /* offset of the part in the blob */
-    int fd;
+    void *obj;      /* an open object (file parts) */
+    uint64_t obj_size;
     uint8_t *image; /* an inline part's bytes, read from the index */
     size_t image_len;
     struct ck_seg *seg;
@@ -348,7 +257,6 @@ int st_reader_new(struct st *st, const struct ck_secret *aek, const char *accoun
     r->nparts = nparts;
     for (size_t i = 0; i < nparts; i++) {
         r->parts[i].p = parts[i];
-        r->parts[i].fd = -1;
         r->parts[i].start = r->size;
         r->size += parts[i].size;
         if (parts[i].seg_size == 0 || parts[i].seg_size > CK_SEG_MAX_SIZE) {
@@ -396,8 +304,6 @@ static int st_reader_open_part(struct st_reader *r, size_t i)
     struct st_open_part *op = &r->parts[i];
     uint8_t hdr[CK_SEG_HEADER_LEN];
     uint8_t id[CK_SEG_ID_LEN];
-    struct stat sb;
-    char *path;
     int rc = CK_E_CRYPTO;
     if (op->seg != NULL)
         return CK_OK;
@@ -409,17 +315,11 @@ static int st_reader_open_part(struct st_reader *r, size_t i)
         }
         memcpy(hdr, op->image, sizeof(hdr));
     } else {
-        path = st_extent_path(r->st, op->p.id);
-        if (path == NULL)
-            return CK_E_NOMEM;
-        op->fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (op->fd < 0) {
+        if (r->st->objs->open(r->st->objs_ctx, op->p.id, &op->obj, &op->obj_size) != CK_OK) {
             ck_log(CK_LOG_ERROR, "storage: part %s of %s/%s/%s is missing", op->p.id, r->account, r->container, r->blob);
-            ck_free(path);
             return CK_E_CRYPTO;
         }
-        ck_free(path);
-        if (pread(op->fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
+        if (op->obj_size < sizeof(hdr) || r->st->objs->read_at(op->obj, hdr, sizeof(hdr), 0) != CK_OK)
             goto bad;
     }
     if (ck_seg_header_decode(hdr, &op->h) != CK_OK)
@@ -429,8 +329,7 @@ static int st_reader_open_part(struct st_reader *r, size_t i)
     if (memcmp(id, op->h.part_id, CK_SEG_ID_LEN) != 0 || memcmp(op->p.salt, op->h.salt, CK_SEG_SALT_LEN) != 0 ||
         op->h.length != op->p.size || op->h.seg_size != op->p.seg_size)
         goto bad;
-    if (op->p.inline_ ? op->image_len != ck_seg_file_size(&op->h)
-                      : (fstat(op->fd, &sb) != 0 || (uint64_t)sb.st_size != ck_seg_file_size(&op->h)))
+    if ((op->p.inline_ ? op->image_len : op->obj_size) != ck_seg_file_size(&op->h))
         goto bad;
     if ((rc = ck_seg_new(r->aek, &op->h, r->account, r->container, r->blob, &op->seg)) != CK_OK)
         return rc;
@@ -454,7 +353,7 @@ static int st_reader_load(struct st_reader *r, size_t pi, uint64_t index)
     size_t want = n + CK_SEG_TAG_LEN;
     if (op->p.inline_)
         memcpy(r->cipher, op->image + ck_seg_offset(&op->h, index), want);
-    else if (pread(op->fd, r->cipher, want, (off_t)ck_seg_offset(&op->h, index)) != (ssize_t)want) {
+    else if (r->st->objs->read_at(op->obj, r->cipher, want, ck_seg_offset(&op->h, index)) != CK_OK) {
         ck_log(CK_LOG_ERROR, "storage: part %s is short", op->p.id);
         return CK_E_CRYPTO;
     }
@@ -499,8 +398,8 @@ void st_reader_free(struct st_reader *r)
     if (r == NULL)
         return;
     for (size_t i = 0; r->parts != NULL && i < r->nparts; i++) {
-        if (r->parts[i].fd >= 0)
-            close(r->parts[i].fd);
+        if (r->parts[i].obj != NULL)
+            r->st->objs->close(r->parts[i].obj);
         ck_free(r->parts[i].image);
         ck_seg_free(r->parts[i].seg);
     }
@@ -595,68 +494,9 @@ static int st_part_known(struct st *st, const char *id)
     return s;
 }
 
-/* Removes every file in dir (the temporary parts of writes that never committed). */
-static void st_empty_dir(const char *dir)
+static int st_part_keep(void *arg, const char *id)
 {
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    if (d == NULL)
-        return;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char *p = ck_path_join(dir, e->d_name);
-        if (p != NULL && unlink(p) != 0)
-            ck_log(CK_LOG_WARN, "storage: cannot remove %s: %s", p, strerror(errno));
-        ck_free(p);
-    }
-    closedir(d);
-}
-
-/* Deletes extent files that no parts row knows (a crash between rename and commit, or after a
- * commit and before the unlink of what it replaced). */
-static int st_sweep_extents(struct st *st, const char *base, long *removed)
-{
-    DIR *d = opendir(base);
-    struct dirent *e;
-    if (d == NULL)
-        return CK_E_IO;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char *sub = ck_path_join(base, e->d_name);
-        DIR *sd = sub ? opendir(sub) : NULL;
-        struct dirent *f;
-        while (sd != NULL && (f = readdir(sd)) != NULL) {
-            size_t n = strlen(f->d_name);
-            if (f->d_name[0] == '.')
-                continue;
-            char id[2 * CK_SEG_ID_LEN + 1];
-            int known = 0;
-            if (n == 2 * CK_SEG_ID_LEN + 4 && strcmp(f->d_name + 2 * CK_SEG_ID_LEN, ".ckb") == 0) {
-                memcpy(id, f->d_name, 2 * CK_SEG_ID_LEN);
-                id[2 * CK_SEG_ID_LEN] = '\0';
-                known = st_part_known(st, id);
-                if (known < 0) {
-                    closedir(sd);
-                    closedir(d);
-                    ck_free(sub);
-                    return CK_E_DB;
-                }
-            }
-            if (!known) {
-                char *p = ck_path_join(sub, f->d_name);
-                if (p != NULL && unlink(p) == 0)
-                    (*removed)++;
-                ck_free(p);
-            }
-        }
-        if (sd != NULL)
-            closedir(sd);
-        ck_free(sub);
-    }
-    closedir(d);
-    return CK_OK;
+    return st_part_known(arg, id);
 }
 
 /* Deletes staged blocks older than ST_BLOCK_EXPIRY_S and their parts rows in one transaction
@@ -717,32 +557,21 @@ int st_blocks_expire(struct st *st)
 
 int st_blob_recover(struct st *st)
 {
-    char *tmp = ck_path_join(st->data_dir, "tmp");
-    char *ext = ck_path_join(st->data_dir, "extents");
-    struct ck_arena *a = ck_arena_new();
     struct st_dropped dropped = {0};
     long removed = 0;
-    int rc = CK_E_IO;
-    if (tmp == NULL || ext == NULL || a == NULL || ck_mkdirs(tmp, 0700) != 0 || ck_mkdirs(ext, 0700) != 0)
-        goto out;
-    st_empty_dir(tmp);
+    int rc;
     /* Staged blocks past Azure's seven days are discarded with their parts. */
     ck_db_lock(st->db);
     rc = st_expire_blocks_locked(st, &dropped);
+    /* Objects never published, and published ones no parts row knows (a crash between publish
+     * and commit, or after a commit and before the removal of what it replaced). */
     if (rc == CK_OK)
-        rc = st_sweep_extents(st, ext, &removed);
+        rc = st->objs->collect(st->objs_ctx, st_part_keep, st, &removed);
     ck_db_unlock(st->db);
     if (rc == CK_OK) {
         if (dropped.n > 0 || removed > 0)
             ck_log(CK_LOG_INFO, "storage: recovery removed %zu expired blocks and %ld orphaned parts", dropped.n, removed);
-        ck_free(dropped.ids);
-        dropped.ids = NULL;
-        dropped.n = 0;
     }
-out:
     ck_free(dropped.ids);
-    ck_arena_free(a);
-    ck_free(tmp);
-    ck_free(ext);
     return rc;
 }

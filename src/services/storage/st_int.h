@@ -8,6 +8,7 @@
 #include "core/secret.h"
 #include "db/db.h"
 #include "http/server/httpd.h"
+#include "services/storage/st_objstore.h"
 #include "services/storage/storage.h"
 
 #include <pthread.h>
@@ -28,6 +29,8 @@ struct st {
     struct ck_secret *rp_key;
     struct ck_secret *operator_key;
     struct ck_db *db;
+    const struct st_objstore_ops *objs; /* where parts' bytes live (st_objstore.h) */
+    void *objs_ctx;
     struct ck_verifier *verifier;
     struct ck_access *access; /* ARM check-access for bearer tokens */
     struct ck_httpd *blob_l; /* the HTTPS blob origin */
@@ -50,7 +53,9 @@ struct st {
 };
 
 /* ---- st.c ---- */
+/* Opens the index (storage.db) and the object store of parts under data_dir. */
 int st_store_open(struct st *st);
+void st_store_close(struct st *st);
 
 /* ---- st_account.c: accounts, their keys and their AEK ---- */
 

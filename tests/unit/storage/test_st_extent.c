@@ -46,7 +46,7 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
     char cmd[300];
-    ck_db_free(f->st.db);
+    st_store_close(&f->st);
     ck_free(f->st.data_dir);
     ck_secret_free(f->aek);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
