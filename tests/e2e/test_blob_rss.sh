@@ -35,4 +35,11 @@ if [ "$asan" = 1 ]; then
 elif [ "$hwm" -ge "$limit_kib" ]; then
     echo "FAIL: the daemon's peak RSS reached $((hwm / 1024)) MiB (limit 100 MiB)"; exit 1
 fi
+kill -TERM "$pid"; wait "$pid" 2>/dev/null; pid=""
+# Sanitizer builds: a memory error or undefined behaviour reported in the daemon's log fails;
+# leaks reported at exit are shown but not judged here.
+if grep -E 'ERROR: AddressSanitizer|runtime error:' "$work/daemon.log"; then
+    echo "FAIL: sanitizer report in the daemon log (above)"; exit 1
+fi
+grep 'SUMMARY: AddressSanitizer: .* leaked' "$work/daemon.log" && echo "note: LeakSanitizer reported leaks at exit (not judged here)"
 echo "ok: all blob RSS checks passed"
