@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -296,15 +297,47 @@ static int cmp_double(const void *a, const void *b)
 
 struct result {
     double rate, p50_ms, p99_ms;
+    double daemon_us, client_us; /* CPU time per unwrap (user + system), of the daemon and of this client */
     long errors;
     size_t n;
 };
+
+static pid_t daemon_pid;
+
+/* CPU seconds (user + system, all threads) used so far by the daemon. */
+static double daemon_cpu_s(void)
+{
+    char path[64], buf[1024];
+    unsigned long long ut = 0, st = 0;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)daemon_pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* Fields after the command name (which ends with the last ')'): state is field 3, utime 14. */
+    const char *p = strrchr(buf, ')');
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU seconds (user + system, all threads) used so far by this process: the clients. */
+static double client_cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           (double)ru.ru_stime.tv_usec / 1e6;
+}
 
 static struct result run_clients(int threads, double seconds)
 {
     struct worker w[MAX_THREADS];
     struct result r = {0};
     size_t cap = MAX_SAMPLES / (size_t)threads;
+    double d0 = daemon_cpu_s(), c0 = client_cpu_s();
     double t0 = now_s();
     for (int i = 0; i < threads; i++) {
         memset(&w[i], 0, sizeof(w[i]));
@@ -321,6 +354,10 @@ static struct result run_clients(int threads, double seconds)
         r.errors += w[i].errors;
     }
     double elapsed = now_s() - t0;
+    if (total > 0) {
+        r.daemon_us = (daemon_cpu_s() - d0) / (double)total * 1e6;
+        r.client_us = (client_cpu_s() - c0) / (double)total * 1e6;
+    }
     double *all = malloc((total ? total : 1) * sizeof(double));
     if (all == NULL)
         die("out of memory");
@@ -395,6 +432,7 @@ int main(int argc, char **argv)
     if (mkdtemp(dir) == NULL)
         die("mkdtemp");
     pid_t pid = spawn_daemon(daemon, dir);
+    daemon_pid = pid;
     wait_ready(dir, pid);
     provision();
 
@@ -415,6 +453,14 @@ int main(int argc, char **argv)
                cpus, ossl, threads, many.rate / ossl);
     else
         printf("openssl speed: not run\n");
+    /* CPU time per unwrap does not depend on what else runs on the machine as much as rates do:
+     * cpus / (daemon + client CPU per unwrap) is the rate the CPUs allow, and cpus / openssl's rate
+     * the CPU time of one bare private-key operation. */
+    printf("CPU per unwrap (%d clients): daemon %.0f us, client %.0f us; CPU-bound limit %.0f unwraps/s",
+           threads, many.daemon_us, many.client_us, (double)cpus * 1e6 / (many.daemon_us + many.client_us));
+    if (ossl > 0)
+        printf("; one openssl private-key op %.0f us", (double)cpus * 1e6 / ossl);
+    printf("\n");
 
     /* The audit chain written by concurrent requests must verify, one record per request. */
     char url[1024], auth[9100];

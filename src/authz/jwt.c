@@ -3,7 +3,10 @@
  * Token verification for every resource service, and RS256 JWT signing for the identity service.
  * Verification refuses any algorithm but RS256 before touching keys, checks the signature with a
  * key of the issuing tenant (cached JWKS fetched from the authority, or keys added directly),
- * then the issuer tenant, lifetime and audience.
+ * then the issuer tenant, lifetime and audience. Optionally keeps verified tokens (by SHA-256 of
+ * the whole text) with their claims until their exp, so that a client presenting the same token
+ * again costs a hash and the per-call checks (tenant, nbf, audience) instead of a parse and an
+ * RSA verification (jwt.h).
  */
 #include "authz/jwt.h"
 #include "core/codec.h"
@@ -12,12 +15,14 @@
 #include "http/client/httpc.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #define CK_JWKS_MAX_KEYS 16
 #define CK_JWKS_REFETCH_SECONDS 30
+#define CK_TCACHE_WAYS 4 /* the token cache is 4-way set-associative */
 
 struct ck_vkey {
     char kid[128];
@@ -30,8 +35,21 @@ struct ck_vtenant {
     struct ck_vkey keys[CK_JWKS_MAX_KEYS];
     int nkeys;
     int is_static;      /* keys added directly; never fetched */
+    _Atomic uint64_t epoch; /* bumped whenever the keys are dropped or replaced */
     int fetch_failed;   /* the last fetch failed */
     int64_t fetched_at; /* 0: never */
+};
+
+/* A verified token: SHA-256 of its text, the issuer's tenant and key-set epoch that verified it,
+ * and its claims. */
+struct ck_tcache_entry {
+    uint8_t id[CK_SHA256_LEN];
+    int64_t exp; /* the token's exp; 0: empty slot */
+    const struct ck_vtenant *t;
+    uint64_t epoch;
+    int has_aud; /* aud was one string (in claims.aud); else absent */
+    char tid[64];
+    struct ck_claims claims;
 };
 
 struct ck_verifier {
@@ -40,6 +58,12 @@ struct ck_verifier {
     int ttl;
     pthread_mutex_t lock;
     struct ck_vtenant *tenants;
+    /* The verified-token cache: sets of CK_TCACHE_WAYS entries; its own lock (the key lock is
+     * held during fetches). */
+    pthread_mutex_t tc_lock;
+    struct ck_tcache_entry *tc;
+    size_t ntc;
+    _Atomic uint64_t tc_hits;
 };
 
 const char *ck_token_fail_text(enum ck_token_fail f)
@@ -70,6 +94,16 @@ int ck_verifier_new(const struct ck_verifier_config *cfg, struct ck_verifier **o
     v->ca_file = cfg->ca_file ? ck_strdup(cfg->ca_file) : NULL;
     v->ttl = cfg->jwks_ttl_seconds > 0 ? cfg->jwks_ttl_seconds : 3600;
     pthread_mutex_init(&v->lock, NULL);
+    pthread_mutex_init(&v->tc_lock, NULL);
+    if (cfg->token_cache > 0) {
+        v->ntc = ((size_t)cfg->token_cache + CK_TCACHE_WAYS - 1) / CK_TCACHE_WAYS * CK_TCACHE_WAYS;
+        v->tc = ck_calloc(v->ntc, sizeof(*v->tc));
+    }
+    if ((cfg->authority != NULL && v->authority == NULL) || (cfg->ca_file != NULL && v->ca_file == NULL) ||
+        (v->ntc > 0 && v->tc == NULL)) {
+        ck_verifier_free(v);
+        return CK_E_NOMEM;
+    }
     *out = v;
     return CK_OK;
 }
@@ -79,6 +113,7 @@ static void ck_vtenant_clear(struct ck_vtenant *t)
     for (int i = 0; i < t->nkeys; i++)
         ck_pkey_free(t->keys[i].key);
     t->nkeys = 0;
+    atomic_fetch_add(&t->epoch, 1);
 }
 
 void ck_verifier_free(struct ck_verifier *v)
@@ -92,6 +127,9 @@ void ck_verifier_free(struct ck_verifier *v)
         ck_free(t);
     }
     pthread_mutex_destroy(&v->lock);
+    pthread_mutex_destroy(&v->tc_lock);
+    if (v->tc != NULL)
+        ck_freezero(v->tc, v->ntc * sizeof(*v->tc));
     ck_free(v->authority);
     ck_free(v->ca_file);
     ck_free(v);
@@ -250,8 +288,81 @@ static int ck_jwks_fetch(struct ck_verifier *v, struct ck_vtenant *t)
     return rc;
 }
 
-/* Returns a new reference to the key, or NULL with *why set. */
-static struct ck_pkey *ck_verifier_key(struct ck_verifier *v, const char *tid, const char *kid, enum ck_token_fail *why)
+uint64_t ck_verifier_cache_hits(struct ck_verifier *v)
+{
+    return atomic_load(&v->tc_hits);
+}
+
+/* The first of the CK_TCACHE_WAYS slots of the set a token id maps to. */
+static struct ck_tcache_entry *ck_tcache_set(struct ck_verifier *v, const uint8_t id[CK_SHA256_LEN])
+{
+    uint64_t h = 0;
+    memcpy(&h, id, sizeof(h));
+    return &v->tc[(h % (v->ntc / CK_TCACHE_WAYS)) * CK_TCACHE_WAYS];
+}
+
+/* Copies the entry for id into *out when it is there, unexpired at now and verified by the
+ * issuer's current keys. Returns 1 on a hit. */
+static int ck_tcache_get(struct ck_verifier *v, const uint8_t id[CK_SHA256_LEN], int64_t now, struct ck_tcache_entry *out)
+{
+    int hit = 0;
+    pthread_mutex_lock(&v->tc_lock);
+    struct ck_tcache_entry *set = ck_tcache_set(v, id);
+    for (int i = 0; i < CK_TCACHE_WAYS; i++) {
+        struct ck_tcache_entry *e = &set[i];
+        if (e->exp == 0 || !ck_ct_equal(e->id, sizeof(e->id), id, CK_SHA256_LEN))
+            continue;
+        if (now < e->exp && atomic_load(&e->t->epoch) == e->epoch) {
+            *out = *e;
+            hit = 1;
+        } else {
+            memset(e, 0, sizeof(*e));
+        }
+        break;
+    }
+    pthread_mutex_unlock(&v->tc_lock);
+    return hit;
+}
+
+/* Keeps an entry: in the slot of the same token, else an empty one, else the one whose token
+ * expires first. */
+static void ck_tcache_put(struct ck_verifier *v, const struct ck_tcache_entry *in)
+{
+    pthread_mutex_lock(&v->tc_lock);
+    struct ck_tcache_entry *set = ck_tcache_set(v, in->id), *slot = &set[0];
+    for (int i = 0; i < CK_TCACHE_WAYS; i++) {
+        struct ck_tcache_entry *e = &set[i];
+        if (e->exp != 0 && memcmp(e->id, in->id, sizeof(e->id)) == 0) {
+            slot = e;
+            break;
+        }
+        if (slot->exp != 0 && (e->exp == 0 || e->exp < slot->exp))
+            slot = e;
+    }
+    *slot = *in;
+    pthread_mutex_unlock(&v->tc_lock);
+}
+
+/* The checks that depend on the caller and the clock, for a token whose signature and claims are
+ * already known good (a cache hit). */
+static enum ck_token_fail ck_tcache_checks(const struct ck_tcache_entry *e, const char *const *audiences,
+                                           const char *tenant, int64_t now)
+{
+    if (tenant != NULL && strcasecmp(tenant, e->tid) != 0)
+        return CK_TF_TENANT;
+    if (e->claims.nbf - CK_JWT_SKEW_SECONDS > now)
+        return CK_TF_NOT_YET;
+    if (audiences == NULL)
+        return CK_TF_NONE;
+    for (const char *const *a = audiences; e->has_aud && *a != NULL; a++)
+        if (strcmp(e->claims.aud, *a) == 0)
+            return CK_TF_NONE;
+    return CK_TF_AUDIENCE;
+}
+
+/* Returns a new reference to the key, or NULL with *why set; *t and *epoch name the key set. */
+static struct ck_pkey *ck_verifier_key(struct ck_verifier *v, const char *tid, const char *kid, enum ck_token_fail *why,
+                                       const struct ck_vtenant **tp, uint64_t *epoch)
 {
     struct ck_pkey *k = NULL;
     pthread_mutex_lock(&v->lock);
@@ -278,6 +389,8 @@ static struct ck_pkey *ck_verifier_key(struct ck_verifier *v, const char *tid, c
     }
     if (k == NULL)
         *why = t->fetch_failed && t->nkeys == 0 ? CK_TF_UNAVAILABLE : CK_TF_KEY;
+    *tp = t;
+    *epoch = atomic_load(&t->epoch);
 out:
     pthread_mutex_unlock(&v->lock);
     return k;
@@ -359,9 +472,28 @@ enum ck_token_fail ck_verify_token(struct ck_verifier *v, const char *token, con
     enum ck_token_fail why = CK_TF_MALFORMED;
     struct ck_claims c;
     char tid[64];
+    struct ck_tcache_entry *te = NULL;
+    const struct ck_vtenant *kt = NULL;
+    uint64_t epoch = 0;
 
     if (token == NULL || *token == '\0')
         return CK_TF_MISSING;
+    if (v->ntc > 0 && strlen(token) <= CK_JWT_MAX_LEN) {
+        te = ck_malloc(sizeof(*te));
+        if (te != NULL) {
+            uint8_t id[CK_SHA256_LEN];
+            ck_sha256(token, strlen(token), id);
+            if (ck_tcache_get(v, id, ck_time_now(), te)) {
+                why = ck_tcache_checks(te, audiences, tenant, ck_time_now());
+                if (why == CK_TF_NONE)
+                    *out = te->claims;
+                atomic_fetch_add(&v->tc_hits, 1);
+                goto out;
+            }
+            memset(te, 0, sizeof(*te));
+            memcpy(te->id, id, sizeof(id));
+        }
+    }
     if (ck_jwt_decode_unverified(token, &h, &p) != CK_OK)
         goto out;
     const char *alg = ck_json_str(h, "alg");
@@ -382,7 +514,7 @@ enum ck_token_fail ck_verify_token(struct ck_verifier *v, const char *token, con
         why = CK_TF_TENANT;
         goto out;
     }
-    key = ck_verifier_key(v, tid, kid, &why);
+    key = ck_verifier_key(v, tid, kid, &why, &kt, &epoch);
     if (key == NULL)
         goto out;
     const char *d2 = strrchr(token, '.');
@@ -435,11 +567,23 @@ enum ck_token_fail ck_verify_token(struct ck_verifier *v, const char *token, con
     }
     *out = c;
     why = CK_TF_NONE;
+    /* Kept until exp, never beyond; only a single string audience (or none) is kept, so that the
+     * audience check of a hit is the same as this one. */
+    if (te != NULL && now < c.exp && (aud == NULL || (json_is_string(aud) && c.aud[0] != '\0'))) {
+        te->exp = c.exp;
+        te->t = kt;
+        te->epoch = epoch;
+        te->has_aud = aud != NULL;
+        memcpy(te->tid, tid, sizeof(te->tid));
+        te->claims = c;
+        ck_tcache_put(v, te);
+    }
 out:
     json_decref(h);
     json_decref(p);
     ck_pkey_free(key);
     ck_free(sig);
+    ck_free(te);
     return why;
 }
 

@@ -57,14 +57,28 @@ struct ck_verifier_config {
     const char *authority; /* "https://localhost:8443": JWKS at {authority}/{tid}/discovery/v2.0/keys */
     const char *ca_file;   /* CA for fetching JWKS; NULL uses the process default */
     int jwks_ttl_seconds;  /* cache lifetime; 0: 3600 */
+    int token_cache;       /* verified tokens kept, see below; 0: none */
 };
+
+/*
+ * The verified-token cache (opt-in, token_cache entries). A token that passed every check of
+ * ck_verify_token is kept under SHA-256 of its whole text, with its claims, until its exp (never
+ * beyond, and never with the skew that a full verification allows), and only while the key set
+ * of its issuer is the one that verified it (a JWKS reload or ck_verifier_forget drops it). A hit
+ * skips only the parsing and the signature check: tenant, lifetime (nbf) and audience are checked
+ * on every call against the caller's arguments. Any other text, a tampered token included,
+ * misses and is verified in full. Only tokens with a single string audience (or none) are kept.
+ */
+#define CK_TOKEN_CACHE_DEFAULT 256
 
 int ck_verifier_new(const struct ck_verifier_config *cfg, struct ck_verifier **out) CK_MUST_CHECK;
 void ck_verifier_free(struct ck_verifier *v);
 /* Adds a key for tenant tid under kid (the verifier keeps its own reference). */
 int ck_verifier_add_key(struct ck_verifier *v, const char *tid, const char *kid, const struct ck_pkey *k);
-/* Drops cached JWKS for tid (after key rotation). */
+/* Drops cached JWKS for tid (after key rotation), and the cached tokens it verified. */
 void ck_verifier_forget(struct ck_verifier *v, const char *tid);
+/* How many verifications the token cache answered so far (for tests and metrics). */
+uint64_t ck_verifier_cache_hits(struct ck_verifier *v);
 
 /*
  * Returns the tenant id named by an issuer of ours: "https://sts.windows.net/{tid}/" or

@@ -15,7 +15,10 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 /* hex(HMAC-SHA256(audit key, lower(vault) "\n" seq "\n" hash)) into out[65]. */
 static int kv_audit_mac(struct kv *kv, const char *vault, int64_t seq, const char *hash, char out[65])
@@ -64,31 +67,56 @@ struct kv_audit_item {
     const struct kv_caller *c;
     const char *operation, *kid, *client_address, *request_id;
     int result;
+    pthread_cond_t cond; /* signalled when done, or when this item became the head of the queue */
     int done, rc;
 };
 
-/* Appends one record inside the caller's transaction. */
-static int kv_audit_write(struct kv *kv, const struct kv_audit_item *it)
+/* The head of one vault's chain while a batch is written: read once, moved forward by each record
+ * of the batch, and anchored once at the end. */
+struct kv_audit_head {
+    const char *vault;
+    int64_t seq;
+    char hash[65];
+};
+
+/* The head of it->vault among the heads read so far in this batch, reading it from the store the
+ * first time. Returns NULL on a store error. */
+static struct kv_audit_head *kv_audit_head(struct kv *kv, struct kv_audit_head *heads, int *nheads,
+                                           const struct kv_audit_item *it)
 {
     struct ck_db_stmt *st = NULL;
-    char ts[40], prev[65] = KV_ZERO_HASH;
+    for (int i = 0; i < *nheads; i++)
+        if (strcasecmp(heads[i].vault, it->vault) == 0)
+            return &heads[i];
+    struct kv_audit_head *h = &heads[*nheads];
+    h->vault = it->vault;
+    h->seq = 0;
+    memcpy(h->hash, KV_ZERO_HASH, sizeof(h->hash));
+    if (ck_db_prepare(kv->audit_db, "SELECT seq, hash FROM audit WHERE vault = ?1 ORDER BY seq DESC LIMIT 1", &st) != CK_OK)
+        return NULL;
+    ck_db_bind_text(st, 1, it->vault);
+    int s = ck_db_step(st);
+    if (s == 1) {
+        h->seq = ck_db_col_int64(st, 0);
+        snprintf(h->hash, sizeof(h->hash), "%s", ck_db_col_text(st, 1));
+    }
+    ck_db_stmt_free(st);
+    if (s < 0)
+        return NULL;
+    (*nheads)++;
+    return h;
+}
+
+/* Appends one record after head h, inside the caller's transaction, and moves h forward. */
+static int kv_audit_write(struct kv *kv, const struct kv_audit_item *it, struct kv_audit_head *h)
+{
+    struct ck_db_stmt *st = NULL;
+    char ts[40];
     char *canon = NULL, *hash = NULL;
-    int64_t seq = 1;
+    int64_t seq = h->seq + 1;
     int rc = CK_E_DB;
 
     ck_time_iso8601(ck_time_now(), ts, sizeof(ts));
-    if (ck_db_prepare(kv->db, "SELECT seq, hash FROM audit WHERE vault = ?1 ORDER BY seq DESC LIMIT 1", &st) != CK_OK)
-        goto out;
-    ck_db_bind_text(st, 1, it->vault);
-    int s = ck_db_step(st);
-    if (s < 0)
-        goto out;
-    if (s == 1) {
-        seq = ck_db_col_int64(st, 0) + 1;
-        snprintf(prev, sizeof(prev), "%s", ck_db_col_text(st, 1));
-    }
-    ck_db_stmt_free(st);
-    st = NULL;
     json_t *r = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s*,s:i,s:s,s:s}", "sequence", (json_int_t)seq, "time", ts,
                           "vault", it->vault, "callerOid", it->c->claims.oid, "callerAppId", it->c->claims.appid,
                           "callerTenantId", it->c->claims.tid, "operation", it->operation, "kid", it->kid, "result",
@@ -96,31 +124,22 @@ static int kv_audit_write(struct kv *kv, const struct kv_audit_item *it)
                           it->request_id);
     canon = r ? kv_audit_canonical(r) : NULL;
     json_decref(r);
-    hash = canon ? kv_audit_hash(prev, canon) : NULL;
+    hash = canon ? kv_audit_hash(h->hash, canon) : NULL;
     if (hash == NULL)
         goto out;
-    if (ck_db_prepare(kv->db, "INSERT INTO audit (vault, seq, record, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5)",
+    if (ck_db_prepare(kv->audit_db, "INSERT INTO audit (vault, seq, record, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5)",
                       &st) != CK_OK)
         goto out;
     ck_db_bind_text(st, 1, it->vault);
     ck_db_bind_int64(st, 2, seq);
     ck_db_bind_text(st, 3, canon);
-    ck_db_bind_text(st, 4, prev);
+    ck_db_bind_text(st, 4, h->hash);
     ck_db_bind_text(st, 5, hash);
     if (ck_db_step(st) < 0)
         goto out;
-    ck_db_stmt_free(st);
-    st = NULL;
-    /* Move the anchored head forward in the same transaction. */
-    char mac[65], seqs[24];
-    if (kv_audit_mac(kv, it->vault, seq, hash, mac) != CK_OK)
-        goto out;
-    snprintf(seqs, sizeof(seqs), "%lld", (long long)seq);
-    const char *q[4] = {it->vault, seqs, hash, mac};
-    if (ck_db_run(kv->db, "INSERT INTO audit_heads (vault, seq, hash, mac) VALUES (?1, CAST(?2 AS INTEGER), ?3, ?4)"
-                          " ON CONFLICT (vault) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac",
-                  4, q) == CK_OK)
-        rc = CK_OK;
+    h->seq = seq;
+    memcpy(h->hash, hash, sizeof(h->hash));
+    rc = CK_OK;
 out:
     ck_db_stmt_free(st);
     free(canon);
@@ -128,20 +147,60 @@ out:
     return rc;
 }
 
-/* Writes a batch in one transaction, so concurrent requests share one flush to disk. */
+/* Moves the anchored head of a vault to h, inside the caller's transaction. */
+static int kv_audit_anchor(struct kv *kv, const struct kv_audit_head *h)
+{
+    char mac[65], seqs[24];
+    if (kv_audit_mac(kv, h->vault, h->seq, h->hash, mac) != CK_OK)
+        return CK_E_CRYPTO;
+    snprintf(seqs, sizeof(seqs), "%lld", (long long)h->seq);
+    const char *q[4] = {h->vault, seqs, h->hash, mac};
+    return ck_db_run(kv->audit_db, "INSERT INTO audit_heads (vault, seq, hash, mac) VALUES (?1, CAST(?2 AS INTEGER), ?3, ?4)"
+                                   " ON CONFLICT (vault) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac",
+                     4, q);
+}
+
+/* Writes a batch in one transaction on the audit connection, so concurrent requests share one
+ * flush to disk, and readers on the main connection are not held up by it (WAL). */
 static int kv_audit_commit(struct kv *kv, struct kv_audit_item *batch)
 {
-    int rc;
-    ck_db_lock(kv->db);
-    rc = ck_db_begin(kv->db);
-    for (struct kv_audit_item *it = batch; rc == CK_OK && it != NULL; it = it->next)
-        rc = kv_audit_write(kv, it);
+    int n = 0, nheads = 0, rc;
+    for (struct kv_audit_item *it = batch; it != NULL; it = it->next)
+        n++;
+    struct kv_audit_head *heads = ck_calloc((size_t)n, sizeof(*heads));
+    if (heads == NULL)
+        return CK_E_NOMEM;
+    ck_db_lock(kv->audit_db);
+    rc = ck_db_begin(kv->audit_db);
+    for (struct kv_audit_item *it = batch; rc == CK_OK && it != NULL; it = it->next) {
+        struct kv_audit_head *h = kv_audit_head(kv, heads, &nheads, it);
+        rc = h ? kv_audit_write(kv, it, h) : CK_E_DB;
+    }
+    for (int i = 0; rc == CK_OK && i < nheads; i++)
+        rc = kv_audit_anchor(kv, &heads[i]);
     if (rc == CK_OK)
-        rc = ck_db_commit(kv->db);
+        rc = ck_db_commit(kv->audit_db);
     if (rc != CK_OK)
-        ck_db_rollback(kv->db);
-    ck_db_unlock(kv->db);
+        ck_db_rollback(kv->audit_db);
+    ck_db_unlock(kv->audit_db);
+    ck_free(heads);
     return rc;
+}
+
+void kv_audit_busy(struct kv *kv, int delta)
+{
+    atomic_fetch_add(&kv->audit_busy, delta);
+}
+
+/* Absolute CLOCK_MONOTONIC time us microseconds from now. */
+static struct timespec kv_deadline(long us)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += (us % 1000000) * 1000;
+    ts.tv_sec += us / 1000000 + ts.tv_nsec / 1000000000;
+    ts.tv_nsec %= 1000000000;
+    return ts;
 }
 
 int kv_audit_append(struct kv *kv, const char *vault, const struct kv_caller *c, const char *operation,
@@ -149,32 +208,57 @@ int kv_audit_append(struct kv *kv, const char *vault, const struct kv_caller *c,
 {
     struct kv_audit_item item = {.vault = vault, .c = c, .operation = operation, .kid = kid,
                                  .client_address = client_address, .request_id = request_id, .result = result};
-    /* Queue the record; the first waiter without a writer at work becomes the writer and commits
-     * everything queued so far. Every caller returns only once its own record is on disk. */
+    pthread_cond_init(&item.cond, NULL);
+    /*
+     * Group commit. The record is queued; the caller at the head of the queue, when no commit is
+     * under way, becomes the writer. Before it takes the queue it waits a little (at most
+     * KV_AUDIT_GATHER_US) for the requests that are still in their cryptographic operation, so
+     * that they share its flush to disk instead of each paying one; with nothing in flight it
+     * commits at once. Every caller is woken only when its own record is on disk (or its batch
+     * failed), and the next head only when the writer is done: no thundering herd.
+     */
     pthread_mutex_lock(&kv->audit_lock);
     *kv->audit_tail = &item;
     kv->audit_tail = &item.next;
+    kv->audit_queued++;
+    if (kv->audit_gathering)
+        pthread_cond_signal(&kv->audit_gather_cond);
     while (!item.done) {
-        if (kv->audit_writing) {
-            pthread_cond_wait(&kv->audit_cond, &kv->audit_lock);
+        if (kv->audit_writing || kv->audit_head != &item) {
+            pthread_cond_wait(&item.cond, &kv->audit_lock);
             continue;
+        }
+        kv->audit_writing = 1;
+        if (atomic_load(&kv->audit_busy) > 0) {
+            struct timespec until = kv_deadline(KV_AUDIT_GATHER_US);
+            kv->audit_gathering = 1;
+            while (atomic_load(&kv->audit_busy) > 0 && kv->audit_queued < KV_AUDIT_BATCH_MAX &&
+                   pthread_cond_timedwait(&kv->audit_gather_cond, &kv->audit_lock, &until) == 0)
+                ;
+            kv->audit_gathering = 0;
         }
         struct kv_audit_item *batch = kv->audit_head;
         kv->audit_head = NULL;
         kv->audit_tail = &kv->audit_head;
-        kv->audit_writing = 1;
+        kv->audit_queued = 0;
         pthread_mutex_unlock(&kv->audit_lock);
         int rc = kv_audit_commit(kv, batch);
         pthread_mutex_lock(&kv->audit_lock);
+        /* The lock is held while the batch is marked: an owner cannot see done (and leave, taking
+         * its item off the stack) before the walk is over. */
         for (struct kv_audit_item *it = batch, *next; it != NULL; it = next) {
             next = it->next;
             it->rc = rc;
             it->done = 1;
+            if (it != &item)
+                pthread_cond_signal(&it->cond);
         }
         kv->audit_writing = 0;
-        pthread_cond_broadcast(&kv->audit_cond);
+        if (kv->audit_head != NULL)
+            pthread_cond_signal(&kv->audit_head->cond);
     }
     pthread_mutex_unlock(&kv->audit_lock);
+    pthread_cond_destroy(&item.cond);
     return item.rc;
 }
 

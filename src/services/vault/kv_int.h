@@ -12,6 +12,7 @@
 #include "services/vault/vault.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #define KV_DEFAULT_RESOURCE "https://vault.azure.net"
@@ -20,6 +21,8 @@
 #define KV_MAX_TAGS 15
 #define KV_KEYCACHE_SIZE 64
 #define KV_KEYCACHE_IDLE 300
+#define KV_AUDIT_GATHER_US 1000 /* the longest a group-commit writer waits for records in flight */
+#define KV_AUDIT_BATCH_MAX 64   /* a writer that has this many records queued stops gathering */
 #define KV_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 
 struct kv_audit_item;
@@ -50,6 +53,7 @@ struct kv {
     struct ck_secret *audit_key; /* HMAC key for audit chain heads, derived from the master key */
     struct ck_secret *rp_key;
     struct ck_db *db;
+    struct ck_db *audit_db; /* the same store, a second connection: audit appends only */
     struct ck_verifier *verifier;
     pthread_mutex_t lock; /* guards origins */
     struct kv_origin *origins;
@@ -63,11 +67,13 @@ struct kv {
     int sched_running, sched_stop;
     pthread_mutex_t sched_lock;
     pthread_cond_t sched_cond;
-    /* Audit group commit (kv_audit.c): queued records, and whether a writer is at work. */
+    /* Audit group commit (kv_audit.c): queued records, whether a writer is at work or gathering,
+     * and how many requests are in a cryptographic operation (they will append soon). */
     pthread_mutex_t audit_lock;
-    pthread_cond_t audit_cond;
+    pthread_cond_t audit_gather_cond; /* CLOCK_MONOTONIC; the gathering writer waits on it */
     struct kv_audit_item *audit_head, **audit_tail;
-    int audit_writing;
+    int audit_queued, audit_writing, audit_gathering;
+    _Atomic int audit_busy;
     /* The check-access client (authz/checkaccess.h): its decisions are forgotten on every
      * role-assignment notification from ARM (kv_events.c), and kept 5 s at most. */
     struct ck_access *access;
@@ -160,7 +166,10 @@ void kv_keycache_drop(struct kv *kv, const char *vault, const char *name);
 void kv_keycache_clear(struct kv *kv);
 
 /* ---- kv_audit.c ---- */
-/* Appends one record to the vault's hash-chained audit log. */
+/* Counts requests in a cryptographic operation (+1 on entry, -1 on exit): the audit writer waits
+ * briefly for them so that they share its flush (kv_audit.c). */
+void kv_audit_busy(struct kv *kv, int delta);
+/* Appends one record to the vault's hash-chained audit log; returns once it is on disk. */
 int kv_audit_append(struct kv *kv, const char *vault, const struct kv_caller *c, const char *operation,
                     const char *kid, int result, const char *client_address, const char *request_id);
 /* The canonical text hashed for a record (docs/vault.md). Caller frees. */

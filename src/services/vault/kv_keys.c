@@ -1562,8 +1562,11 @@ void kv_handle_keys(struct kv *kv, const struct kv_vault *v, const struct kv_cal
         }
     } else if (strcmp(r->method, "PATCH") == 0)
         kv_update(&k, name, version);
-    else if (strncmp(s, "keys/N/V/", 9) == 0)
+    else if (strncmp(s, "keys/N/V/", 9) == 0) {
+        kv_audit_busy(kv, 1);
         kv_crypto(&k, name, version, s + 9);
+        kv_audit_busy(kv, -1);
+    }
     else if (strcmp(s, "deletedkeys") == 0)
         kv_list(&k, NULL, 1);
     else if (strcmp(s, "deletedkeys/N") == 0 && strcmp(r->method, "GET") == 0)

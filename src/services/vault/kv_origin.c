@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 static char *kv_dup(const char *s)
 {
@@ -35,7 +36,11 @@ int kv_new(const struct kv_config *cfg, struct kv **out)
     pthread_cond_init(&kv->sched_cond, NULL);
     pthread_mutex_init(&kv->keycache_lock, NULL);
     pthread_mutex_init(&kv->audit_lock, NULL);
-    pthread_cond_init(&kv->audit_cond, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&kv->audit_gather_cond, &ca);
+    pthread_condattr_destroy(&ca);
     kv->audit_tail = &kv->audit_head;
     kv->cfg = *cfg;
     if (cfg->master_key == NULL || ck_secret_len(cfg->master_key) != CK_SEAL_KEY_LEN) {
@@ -79,6 +84,7 @@ int kv_new(const struct kv_config *cfg, struct kv **out)
         goto fail;
     vc.authority = kv->authority;
     vc.ca_file = kv->ca_file;
+    vc.token_cache = CK_TOKEN_CACHE_DEFAULT;
     if ((rc = ck_verifier_new(&vc, &kv->verifier)) != CK_OK)
         goto fail;
     if ((rc = ck_access_new(kv->arm_endpoint, kv->ca_file, kv->rp_key, &kv->access)) != CK_OK)
@@ -105,7 +111,7 @@ void kv_free(struct kv *kv)
     pthread_mutex_destroy(&kv->keycache_lock);
     pthread_mutex_destroy(&kv->audit_lock);
     ck_access_free(kv->access);
-    pthread_cond_destroy(&kv->audit_cond);
+    pthread_cond_destroy(&kv->audit_gather_cond);
     ck_httpd_free(kv->shared);
     while (kv->origins != NULL) {
         struct kv_origin *o = kv->origins;
@@ -114,6 +120,7 @@ void kv_free(struct kv *kv)
         ck_free(o);
     }
     ck_verifier_free(kv->verifier);
+    ck_db_free(kv->audit_db);
     ck_db_free(kv->db);
     ck_secret_free(kv->master_key);
     ck_secret_free(kv->audit_key);

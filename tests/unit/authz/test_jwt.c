@@ -8,7 +8,10 @@
  * path: a TLS listener (certificate from a CA made with the crypto API) serving
  * /{tid}/discovery/v2.0/keys, fetched once and cached, refetched at most once per 30 s for an
  * unknown kid, after rotation, after the cache lifetime and after ck_verifier_forget, and
- * CK_TF_UNAVAILABLE when the authority is unreachable or its certificate is not trusted.
+ * CK_TF_UNAVAILABLE when the authority is unreachable or its certificate is not trusted. Last, the
+ * verified-token cache: hits return the verified claims while tenant, nbf and audience are still
+ * checked per call; entries end at the token's exp; a different token with the same claims and a
+ * tampered token miss and are verified in full; forget and JWKS reloads drop entries.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -725,7 +728,7 @@ static void test_fail_text(void **state)
 
 /* ---- the JWKS fetch path ---- */
 
-#define JWKS_MAX_TENANTS 8
+#define JWKS_MAX_TENANTS 16
 
 /* A JWKS listener: per-tenant documents (NULL: 404; "!" answers 500) and a request count. */
 struct jwks_srv {
@@ -1036,6 +1039,207 @@ static void test_jwks_tls_verified(void **state)
     assert_int_equal(hits(), h0);
 }
 
+/* ---- the verified-token cache ---- */
+
+/* A verifier with a token cache and A's and B's keys added directly (freed by after_test). */
+static struct ck_verifier *cached_verifier(void)
+{
+    struct ck_verifier_config vc = {.token_cache = 16};
+    assert_int_equal(ck_verifier_new(&vc, &tmp_v), CK_OK);
+    assert_int_equal(ck_verifier_add_key(tmp_v, TID_A, KID_A, key_a), CK_OK);
+    assert_int_equal(ck_verifier_add_key(tmp_v, TID_B, KID_B, key_b), CK_OK);
+    return tmp_v;
+}
+
+static enum ck_token_fail verify_c(struct ck_verifier *v, const char *tok, const char *const *aud, const char *tenant,
+                                   struct ck_claims *c)
+{
+    struct ck_claims scratch;
+    return ck_verify_token(v, tok, aud, tenant, c ? c : &scratch);
+}
+
+static void test_cache_hit(void **state)
+{
+    (void)state;
+    struct ck_verifier *v = cached_verifier();
+    const char *const other_aud[] = {"https://storage.azure.com", NULL};
+    struct ck_claims c1, c2;
+    char *t = sign(key_a, KID_A, claims_v1(TID_A));
+    assert_int_equal(verify_c(v, t, auds, TID_A, &c1), CK_TF_NONE);
+    assert_int_equal(ck_verifier_cache_hits(v), 0);
+    memset(&c2, 0x5a, sizeof(c2));
+    assert_int_equal(verify_c(v, t, auds, TID_A, &c2), CK_TF_NONE);
+    assert_int_equal(ck_verifier_cache_hits(v), 1);
+    /* The cached claims are the verified ones. */
+    assert_memory_equal(&c1, &c2, sizeof(c1));
+    assert_string_equal(c2.oid, OID);
+    assert_string_equal(c2.appid, APPID);
+    assert_string_equal(c2.aud, AUD);
+    /* Tenant and audience are the caller's checks, made on every hit. */
+    assert_int_equal(verify_c(v, t, auds, TID_B, NULL), CK_TF_TENANT);
+    assert_int_equal(verify_c(v, t, other_aud, TID_A, NULL), CK_TF_AUDIENCE);
+    assert_int_equal(verify_c(v, t, NULL, NULL, NULL), CK_TF_NONE);
+    assert_int_equal(verify_c(v, t, auds, "0A1B2C3D-0000-4000-8000-00000000000A", NULL), CK_TF_NONE);
+    assert_int_equal(ck_verifier_cache_hits(v), 5);
+    /* A verifier without a cache never counts a hit. */
+    EXPECT(CK_TF_NONE, ck_strdup(t));
+    EXPECT(CK_TF_NONE, ck_strdup(t));
+    assert_int_equal(ck_verifier_cache_hits(V), 0);
+    ck_free(t);
+}
+
+/* An entry lives until the token's exp and never beyond (the skew is for full verifications). */
+static void test_cache_expiry(void **state)
+{
+    (void)state;
+    struct ck_verifier *v = cached_verifier();
+    int64_t now = ck_time_now();
+    char *t = sign(key_a, KID_A, claims_with(TID_A, "exp", json_integer(now + 60)));
+    assert_int_equal(verify_c(v, t, auds, TID_A, NULL), CK_TF_NONE);
+    ck_time_set_offset(58);
+    assert_int_equal(verify_c(v, t, auds, TID_A, NULL), CK_TF_NONE);
+    assert_int_equal(ck_verifier_cache_hits(v), 1);
+    /* Past exp: verified in full (accepted within the skew), and not kept. */
+    ck_time_set_offset(61);
+    assert_int_equal(verify_c(v, t, auds, TID_A, NULL), CK_TF_NONE);
+    assert_int_equal(verify_c(v, t, auds, TID_A, NULL), CK_TF_NONE);
+    assert_int_equal(ck_verifier_cache_hits(v), 1);
+    ck_time_set_offset(60 + SKEW + 10);
+    assert_int_equal(verify_c(v, t, auds, TID_A, NULL), CK_TF_EXPIRED);
+    /* Moving the clock back before nbf (less the skew) refuses a cached token too. */
+    ck_time_set_offset(0);
+    char *u = sign(key_a, KID_A, claims_v1(TID_A));
+    assert_int_equal(verify_c(v, u, auds, TID_A, NULL), CK_TF_NONE);
+    ck_time_set_offset(-SKEW - 10);
+    assert_int_equal(verify_c(v, u, auds, TID_A, NULL), CK_TF_NOT_YET);
+    assert_int_equal(ck_verifier_cache_hits(v), 2);
+    ck_time_set_offset(0);
+    ck_free(t);
+    ck_free(u);
+}
+
+/* The cache is keyed by the whole text: the same claims under another header or signature are
+ * another token, verified in full. */
+static void test_cache_same_claims(void **state)
+{
+    (void)state;
+    struct ck_verifier *v = cached_verifier();
+    json_t *c = claims_v1(TID_A);
+    char *pj = ck_json_dump(c);
+    json_decref(c);
+    assert_non_null(pj);
+    char *t = sign_raw(key_a, "{\"alg\":\"RS256\",\"kid\":\"" KID_A "\"}", pj);
+    assert_int_equal(verify_c(v, t, auds, TID_A, NULL), CK_TF_NONE);
+    /* Same header and payload, signed by B's key: refused although its claims are cached. */
+    char *forged = sign_raw(key_b, "{\"alg\":\"RS256\",\"kid\":\"" KID_A "\"}", pj);
+    assert_int_equal(verify_c(v, forged, auds, TID_A, NULL), CK_TF_SIGNATURE);
+    /* Same payload under another (valid) header: a miss, then a hit of its own. */
+    char *other = sign_raw(key_a, "{\"typ\":\"JWT\",\"alg\":\"RS256\",\"kid\":\"" KID_A "\"}", pj);
+    assert_int_equal(verify_c(v, other, auds, TID_A, NULL), CK_TF_NONE);
+    assert_int_equal(ck_verifier_cache_hits(v), 0);
+    assert_int_equal(verify_c(v, other, auds, TID_A, NULL), CK_TF_NONE);
+    assert_int_equal(verify_c(v, t, auds, TID_A, NULL), CK_TF_NONE);
+    assert_int_equal(ck_verifier_cache_hits(v), 2);
+    /* An array audience is verified in full every time. */
+    char *arr = sign(key_a, KID_A, claims_with(TID_A, "aud", json_pack("[s,s]", "x", AUD)));
+    assert_int_equal(verify_c(v, arr, auds, TID_A, NULL), CK_TF_NONE);
+    assert_int_equal(verify_c(v, arr, auds, TID_A, NULL), CK_TF_NONE);
+    assert_int_equal(ck_verifier_cache_hits(v), 2);
+    free(pj);
+    ck_free(t);
+    ck_free(forged);
+    ck_free(other);
+    ck_free(arr);
+}
+
+/* A tampered copy of a cached token misses and fails its full verification. */
+static void test_cache_tampered(void **state)
+{
+    (void)state;
+    struct ck_verifier *v = cached_verifier();
+    char *t = sign(key_a, KID_A, claims_v1(TID_A));
+    assert_int_equal(verify_c(v, t, auds, TID_A, NULL), CK_TF_NONE);
+    assert_int_equal(verify_c(v, t, auds, TID_A, NULL), CK_TF_NONE);
+    assert_int_equal(ck_verifier_cache_hits(v), 1);
+    json_t *c = claims_with(TID_A, "oid", json_string("5b0c1f6e-1111-4111-8111-0000000000ff"));
+    char *pj = ck_json_dump(c);
+    json_decref(c);
+    char *payload = with_payload(t, pj);
+    assert_int_equal(verify_c(v, payload, auds, TID_A, NULL), CK_TF_SIGNATURE);
+    char *sig = ck_strdup(t);
+    char *last = sig + strlen(sig) - 2;
+    *last = *last == 'A' ? 'B' : 'A';
+    assert_int_equal(verify_c(v, sig, auds, TID_A, NULL), CK_TF_SIGNATURE);
+    char *hdr = with_header(t, "{\"alg\":\"none\",\"kid\":\"" KID_A "\"}");
+    assert_int_equal(verify_c(v, hdr, auds, TID_A, NULL), CK_TF_ALG);
+    char *longer = join3(t, "A", "");
+    assert_int_equal(verify_c(v, longer, auds, TID_A, NULL), CK_TF_SIGNATURE);
+    assert_int_equal(ck_verifier_cache_hits(v), 1);
+    free(pj);
+    ck_free(t);
+    ck_free(payload);
+    ck_free(sig);
+    ck_free(hdr);
+    ck_free(longer);
+}
+
+/* The cache holds at most its size; tokens it had to drop are verified in full. */
+static void test_cache_bounded(void **state)
+{
+    (void)state;
+    struct ck_verifier_config vc = {.token_cache = 4};
+    assert_int_equal(ck_verifier_new(&vc, &tmp_v), CK_OK);
+    assert_int_equal(ck_verifier_add_key(tmp_v, TID_A, KID_A, key_a), CK_OK);
+    char *t[8];
+    int64_t now = ck_time_now();
+    for (int i = 0; i < 8; i++) {
+        t[i] = sign(key_a, KID_A, claims_with(TID_A, "exp", json_integer(now + 600 + i)));
+        assert_int_equal(verify_c(tmp_v, t[i], auds, TID_A, NULL), CK_TF_NONE);
+    }
+    for (int i = 7; i >= 0; i--)
+        assert_int_equal(verify_c(tmp_v, t[i], auds, TID_A, NULL), CK_TF_NONE);
+    assert_true(ck_verifier_cache_hits(tmp_v) >= 1 && ck_verifier_cache_hits(tmp_v) <= 4);
+    for (int i = 0; i < 8; i++)
+        ck_free(t[i]);
+}
+
+/* Cached tokens are dropped with the key set that verified them (forget, JWKS reload). */
+static void test_cache_key_set(void **state)
+{
+    (void)state;
+    const char *tid = "c0000000-0000-4000-8000-00000000000b";
+    struct ck_pkey *k1[] = {key_a}, *k2[] = {key_c};
+    const char *kid1[] = {"k1"}, *kid2[] = {"k2"};
+    serve_keys(&good, tid, 1, k1, kid1);
+    struct ck_verifier_config vc = {.authority = P("https://127.0.0.1:%u", ck_httpd_port(good.h)), .ca_file = ca_file,
+                                    .token_cache = 8};
+    assert_int_equal(ck_verifier_new(&vc, &tmp_v), CK_OK);
+    char *t = sign(key_a, "k1", claims_v1(tid));
+    int h0 = hits();
+    assert_int_equal(verify_c(tmp_v, t, auds, tid, NULL), CK_TF_NONE);
+    assert_int_equal(verify_c(tmp_v, t, auds, tid, NULL), CK_TF_NONE);
+    assert_int_equal(ck_verifier_cache_hits(tmp_v), 1);
+    /* The issuer rotates to k2 and the verifier is told: the cached token is verified again, and
+     * its key is gone. */
+    serve_keys(&good, tid, 1, k2, kid2);
+    ck_verifier_forget(tmp_v, tid);
+    assert_int_equal(verify_c(tmp_v, t, auds, tid, NULL), CK_TF_KEY);
+    assert_int_equal(ck_verifier_cache_hits(tmp_v), 1);
+    assert_int_equal(hits(), h0 + 2);
+    /* A reload after the JWKS lifetime drops cached tokens too. */
+    char *u = sign(key_c, "k2", claims_v1(tid));
+    assert_int_equal(verify_c(tmp_v, u, auds, tid, NULL), CK_TF_NONE);
+    assert_int_equal(verify_c(tmp_v, u, auds, tid, NULL), CK_TF_NONE);
+    assert_int_equal(ck_verifier_cache_hits(tmp_v), 2);
+    serve_keys(&good, tid, 1, k1, kid1);
+    ck_time_set_offset(3601);
+    assert_int_equal(verify_c(tmp_v, u, auds, tid, NULL), CK_TF_KEY);
+    assert_int_equal(ck_verifier_cache_hits(tmp_v), 2);
+    ck_time_set_offset(0);
+    ck_free(t);
+    ck_free(u);
+}
+
 /* ---- fixtures ---- */
 
 static int setup(void **state)
@@ -1100,6 +1304,8 @@ int main(void)
         T(test_bearer),                T(test_fail_text),         T(test_jwks_fetch_cached),
         T(test_jwks_unknown_kid_refetch), T(test_jwks_rotation),  T(test_jwks_forget),
         T(test_jwks_bad_documents),    T(test_jwks_unreachable),  T(test_jwks_tls_verified),
+        T(test_cache_hit),             T(test_cache_expiry),      T(test_cache_same_claims),
+        T(test_cache_tampered),        T(test_cache_key_set),     T(test_cache_bounded),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
