@@ -171,7 +171,13 @@ async function verify() {
       if (acked.length) fail(`${name}: acknowledged (seq ${acked.map((a) => a.seq).join(",")}) but not listed`);
       continue;
     }
-    const got = await readAll(container.getBlockBlobClient(name));
+    let got;
+    try {
+      got = await readAll(container.getBlockBlobClient(name));
+    } catch (e) {
+      fail(`${name}: listed, but reading it fails: ${e.statusCode ?? ""} ${e.code ?? ""} ${e.message}`);
+      continue;
+    }
     const size = visible.get(name).properties.contentLength;
     checked++;
     const match = attempts.filter((a) => a.sha256 === got);
