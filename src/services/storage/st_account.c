@@ -707,7 +707,7 @@ int st_root_status(const char *storage_dir, const struct ck_secret *root, long *
     ck_db_stmt_free(s);
     ck_db_unlock(st.db);
 out:
-    ck_db_free(st.db);
+    st_store_close(&st);
     if (rc == CK_OK) {
         *mine = m;
         *other = o;
@@ -842,7 +842,7 @@ unlock:
         ck_db_rollback(st.db);
     ck_db_unlock(st.db);
 out:
-    ck_db_free(st.db);
+    st_store_close(&st);
     ck_arena_free(a);
     if (rc == CK_OK)
         *rows = n;
