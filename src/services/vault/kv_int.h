@@ -21,7 +21,9 @@
 #define KV_MAX_TAGS 15
 #define KV_KEYCACHE_SIZE 64
 #define KV_KEYCACHE_IDLE 300
+#ifndef KV_AUDIT_GATHER_US
 #define KV_AUDIT_GATHER_US 1000 /* the longest a group-commit writer waits for records in flight */
+#endif
 #define KV_AUDIT_BATCH_MAX 64   /* a writer that has this many records queued stops gathering */
 #define KV_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 
