@@ -196,7 +196,7 @@ test("bad input gets the protocol's error and changes nothing", async () => {
     assert.equal(r.headers["x-ms-error-code"], "InvalidXmlDocument", body);
   }
   // Oversized headers: the Blob error below the server's limit of 32 KiB in all, the HTTP stack's
-  // 431 beyond its 256 KiB of connection memory; the connection survives neither as a 200.
+  // 431 beyond its 96 KiB of connection memory; the connection survives neither as a 200.
   r = await raw(blobSas, { headers: { "x-ms-version": v, "x-ms-meta-pad": "p".repeat(40 * 1024) } });
   assert.equal(r.status, 400);
   assert.equal(r.headers["x-ms-error-code"], "InvalidHeaderValue");

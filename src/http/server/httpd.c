@@ -350,10 +350,10 @@ static void ck_stream_free(void *cls)
 /* Per-connection memory of MHD: request line and headers must fit (larger ones get MHD's own
  * 431), and it bounds the chunks a streamed body arrives in. Mounts enforce tighter header limits
  * in their own error format. */
-#define CK_HTTP_CONN_MEMORY (256 * 1024)
+#define CK_HTTP_CONN_MEMORY (96 * 1024)
 
-/* The block MHD asks a reader to fill: one 64 KiB segment of blob data at a time. */
-#define CK_STREAM_BLOCK (64 * 1024)
+/* The most MHD asks a reader for at once (four 64 KiB segments of blob data). */
+#define CK_STREAM_BLOCK (256 * 1024)
 
 static struct MHD_Response *ck_httpd_stream_response(struct ck_resp *resp)
 {

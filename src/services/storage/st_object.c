@@ -578,14 +578,27 @@ static int st_range_parse(struct st_call *c, uint64_t *start, uint64_t *end, int
 struct st_stream {
     struct st_reader *r;
     struct ck_secret *aek;
-    uint64_t start;
+    uint64_t start, len; /* the range served */
 };
 
+/* Fills as much of buf as the blob has, segment after segment (fewer, larger sends). */
 static long st_stream_read(void *arg, uint64_t pos, char *buf, size_t max)
 {
     struct st_stream *s = arg;
-    long n = st_reader_read(s->r, s->start + pos, (uint8_t *)buf, max);
-    return n > 0 ? n : -1;
+    size_t got = 0;
+    if (pos >= s->len)
+        return -1;
+    if (max > s->len - pos)
+        max = (size_t)(s->len - pos);
+    while (got < max) {
+        long n = st_reader_read(s->r, s->start + pos + got, (uint8_t *)buf + got, max - got);
+        if (n < 0)
+            return -1; /* never a short body taken for a whole one: the connection is closed */
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return got > 0 ? (long)got : -1;
 }
 
 static void st_stream_free(void *arg)
@@ -656,6 +669,7 @@ static void st_get_blob(struct st_call *c, struct ck_resp *resp)
         return;
     }
     s->start = start;
+    s->len = len;
     /* The first segment is checked before the status line goes out: corruption there is a clean 500. */
     uint8_t probe[1];
     if (st_reader_read(s->r, start, probe, 1) != 1) {
