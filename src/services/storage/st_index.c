@@ -530,6 +530,17 @@ static int st_container_exists_locked(struct st *st, const char *account, const 
 static int st_block_list_locked(struct st *st, struct ck_arena *a, const char *account, const char *container,
                                 const char *blob, struct st_block **out, size_t *n);
 
+/* 1 when a parts row with this id exists, 0 when not, -1 on a store error (lock held). */
+static int st_part_exists_locked(struct st *st, const char *id)
+{
+    struct ck_db_stmt *q = NULL;
+    int s = -1;
+    if (ck_db_prepare(st->db, "SELECT 1 FROM parts WHERE id = ?1", &q) == CK_OK && ck_db_bind_text(q, 1, id) == CK_OK)
+        s = ck_db_step(q);
+    ck_db_stmt_free(q);
+    return s;
+}
+
 static int st_cond_to_rc(enum st_cond_result r)
 {
     return r == ST_COND_OK ? CK_OK : r == ST_COND_EXISTS ? CK_E_EXISTS : CK_E_FORBIDDEN;
@@ -603,6 +614,16 @@ static int st_blob_commit_body(struct st *st, void *arg, struct st_dropped *d)
     have_old = rc == CK_OK;
     if ((rc = st_cond_to_rc(st_cond_eval(x->cond, have_old ? old.etag : NULL, have_old ? old.last_modified : 0, 0))) != CK_OK)
         goto out;
+    /* The blocks a list names were looked up before this transaction: a concurrent commit to the
+     * same name may have discarded them since. Each must still exist, or the list is invalid. */
+    if (x->from_blocks)
+        for (size_t i = 0; i < b->nparts; i++) {
+            int k = st_part_exists_locked(st, b->parts[i].id);
+            if (k <= 0) {
+                rc = k == 0 ? CK_E_INVALID : CK_E_DB;
+                goto out;
+            }
+        }
     rc = CK_E_DB;
     for (size_t i = 0; i < x->n_new; i++)
         if (st_insert_part(st, x->account, &x->new_parts[i], b->last_modified) != CK_OK)

@@ -186,6 +186,9 @@ static int st_commit(struct st_call *c, struct ck_resp *resp, struct st_blob *b,
         st_part_unlink(c->st, new_parts[i].id);
     if (missing)
         st_fail(c, resp, 404, "ContainerNotFound", "The specified container does not exist.");
+    else if (rc == CK_E_INVALID && from_blocks)
+        st_fail(c, resp, 400, "InvalidBlockList",
+                "The specified block list is invalid: a block it names was discarded by a concurrent commit.");
     else if (rc == CK_E_FORBIDDEN || rc == CK_E_EXISTS)
         st_cond_fail(c, resp, rc, !from_blocks);
     else

@@ -295,6 +295,39 @@ static void test_inline_parts(void **state)
     ck_arena_free(ar);
 }
 
+/* Put Block List reads the staged blocks before its transaction; a Put Blob on the same name that
+ * commits in between discards them. The list must then be refused, never committed pointing at
+ * parts that are gone. */
+static void test_block_list_race(void **state)
+{
+    struct fx *f = *state;
+    struct ck_arena *ar = ck_arena_new();
+    struct st_part staged, other;
+    struct st_block *bl = NULL;
+    size_t n = 0;
+    int missing = 0;
+    assert_int_equal(st_container_create(&f->st, "acct", "cont", "\"0x8D0\"", ck_time_now(), NULL, 0), CK_OK);
+    big_part(f, "r", 'b', &staged);
+    assert_int_equal(st_block_put(&f->st, "acct", "cont", "r", "YmxvY2s=", &staged), CK_OK);
+    assert_int_equal(st_block_list(&f->st, ar, "acct", "cont", "r", &bl, &n), CK_OK);
+    assert_int_equal(n, 1);
+    big_part(f, "r", 'p', &other);
+    commit(f, "r", &other, NULL, CK_OK); /* discards the staged block */
+    struct st_blob b;
+    memset(&b, 0, sizeof(b));
+    b.name = "r";
+    b.version_id = "v2";
+    b.etag = "\"0x8D2\"";
+    b.parts = &bl[0].part;
+    b.nparts = 1;
+    b.size = bl[0].part.size;
+    assert_int_equal(st_blob_commit(&f->st, "acct", "cont", &b, NULL, NULL, 0, 1, &missing), CK_E_INVALID);
+    struct st_blob got;
+    assert_int_equal(st_blob_get(&f->st, ar, "acct", "cont", "r", &got), CK_OK);
+    assert_string_equal(got.parts[0].id, other.id);
+    ck_arena_free(ar);
+}
+
 static void test_conditions(void **state)
 {
     (void)state;
@@ -399,6 +432,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_writer_length_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_replace_delete, setup, teardown),
         cmocka_unit_test(test_conditions),
+        cmocka_unit_test_setup_teardown(test_block_list_race, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inline_parts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expire_while_serving, setup, teardown),
