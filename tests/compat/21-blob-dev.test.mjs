@@ -309,3 +309,75 @@ test("bad input: bad Shared Key, missing container, bad block id, malformed bloc
   assert.equal(await real.getBlockBlobClient("x").exists(), false);
   await assert.rejects(svc().getContainerClient("Bad_Name").create(), (e) => e.statusCode === 400);
 });
+
+// Every combination of the four conditional headers on reads (HEAD, GET) and writes (Set Metadata,
+// Delete): 4 x 4 x 3 x 3 = 144 combinations per operation, each compared with the documented rules
+// of the Blob service ("Specifying conditional headers for Blob service operations"). Reads:
+// If-Match and If-Unmodified-Since must hold (412), and If-None-Match or If-Modified-Since when
+// given (304 only when neither holds); If-None-Match: * on a read is 400. Writes: one header, or
+// the pairs If-Match + If-Unmodified-Since and If-None-Match + If-Modified-Since (anything else is
+// 400), the ETag header deciding within a pair; failure is 412. Nothing changes when a write is
+// refused.
+test("conditional headers: every combination on reads and writes", async () => {
+  const cc = await newContainer("cond");
+  const bb = cc.getBlockBlobClient("m");
+  await bb.upload("matrix", 6);
+  let props = await bb.getProperties();
+  const other = '"0x8D0000000000001"';
+  const matchOpts = (etag) => [undefined, etag, other, "*"];
+  const lmOpts = (lm) => [undefined, new Date(lm.getTime() - 10e3), new Date(lm.getTime() + 10e3)];
+  const etagIn = (h, etag) => h === "*" || h === etag;
+  function expected(c, etag, lm, read) {
+    const has = (k) => c[k] !== undefined;
+    if (read) {
+      if (c.ifNoneMatch === "*") return 400;
+      if (has("ifMatch") && !etagIn(c.ifMatch, etag)) return 412;
+      if (has("ifUnmodifiedSince") && lm > c.ifUnmodifiedSince) return 412;
+      const inm = has("ifNoneMatch") ? !etagIn(c.ifNoneMatch, etag) : undefined;
+      const ims = has("ifModifiedSince") ? lm > c.ifModifiedSince : undefined;
+      if ((inm === false && ims !== true) || (ims === false && inm !== true)) return 304;
+      return 200;
+    }
+    const n = ["ifMatch", "ifNoneMatch", "ifModifiedSince", "ifUnmodifiedSince"].filter(has).length;
+    if (n > 2 || (n === 2 && has("ifNoneMatch") + has("ifModifiedSince") === 1)) return 400;
+    if (has("ifNoneMatch")) return etagIn(c.ifNoneMatch, etag) ? 412 : 0;
+    if (has("ifMatch")) return etagIn(c.ifMatch, etag) ? 0 : 412;
+    if (has("ifModifiedSince") && lm <= c.ifModifiedSince) return 412;
+    if (has("ifUnmodifiedSince") && lm > c.ifUnmodifiedSince) return 412;
+    return 0;
+  }
+  const ops = [
+    ["HEAD", true, (c) => bb.getProperties({ conditions: c })],
+    ["GET", true, (c) => bb.download(0, undefined, { conditions: c }).then(async (r) => { await drain(r.readableStreamBody); return r; })],
+    ["SetMetadata", false, (c) => bb.setMetadata({ n: "1" }, { conditions: c })],
+    ["Delete", false, (c) => bb.delete({ conditions: c })],
+  ];
+  let checked = 0;
+  for (const [name, read, op] of ops) {
+    for (const ifMatch of matchOpts(props.etag))
+      for (const ifNoneMatch of matchOpts(props.etag))
+        for (const ifModifiedSince of lmOpts(props.lastModified))
+          for (const ifUnmodifiedSince of lmOpts(props.lastModified)) {
+            const c = { ifMatch, ifNoneMatch, ifModifiedSince, ifUnmodifiedSince };
+            const want = expected(c, props.etag, props.lastModified, read);
+            let got;
+            try {
+              await op(c);
+              got = read ? 200 : 0;
+            } catch (e) {
+              got = e.statusCode;
+            }
+            assert.equal(got, want, `${name} ${JSON.stringify(c)}`);
+            checked++;
+            if (!read && got === 0) {
+              // The write happened: put the blob back as it was for the next combination.
+              if (name === "Delete") await bb.upload("matrix", 6);
+              props = await bb.getProperties();
+            } else if (!read) {
+              const now = await bb.getProperties();
+              assert.equal(now.etag, props.etag, `${name} refused but the blob changed`);
+            }
+          }
+  }
+  assert.equal(checked, 4 * 144);
+});

@@ -125,7 +125,7 @@ char *st_http_time(struct st_call *c, int64_t t)
     return ck_arena_strdup(c->a, buf);
 }
 
-int st_cond_parse(struct st_call *c, struct ck_resp *resp, struct st_cond *cond)
+int st_cond_parse(struct st_call *c, struct ck_resp *resp, struct st_cond *cond, int is_read)
 {
     const char *ims = ck_req_header(c->req, "If-Modified-Since");
     const char *ius = ck_req_header(c->req, "If-Unmodified-Since");
@@ -140,7 +140,15 @@ int st_cond_parse(struct st_call *c, struct ck_resp *resp, struct st_cond *cond)
         st_fail(c, resp, 400, "InvalidHeaderValue", "The value for the If-Unmodified-Since header is not a valid date.");
         return -1;
     }
-    return 0;
+    switch (st_cond_form(cond, is_read)) {
+    case ST_COND_MULTIPLE:
+        st_fail(c, resp, 400, "MultipleConditionHeadersNotSupported", "Multiple condition headers are not supported.");
+        return -1;
+    case ST_COND_UNSATISFIABLE:
+        st_fail(c, resp, 400, "UnsatisfiableCondition", "The request includes an unsatisfiable condition for this operation.");
+        return -1;
+    default: return 0;
+    }
 }
 
 /* ---- metadata: sealed under a key derived from the AEK ---- */
@@ -755,7 +763,7 @@ static void st_container_delete_op(struct st_call *c, struct ck_resp *resp)
 {
     struct st_container ct;
     struct st_cond cond;
-    if (st_cond_parse(c, resp, &cond) != 0 || st_load_container(c, resp, &ct) != 0)
+    if (st_cond_parse(c, resp, &cond, 0) != 0 || st_load_container(c, resp, &ct) != 0)
         return;
     if (cond.if_match != NULL || cond.if_none_match != NULL) {
         st_fail(c, resp, 400, "UnsupportedHeader", "If-Match and If-None-Match are not supported for this operation.");
@@ -784,7 +792,7 @@ static void st_container_set_meta_op(struct st_call *c, struct ck_resp *resp)
     struct st_cond cond;
     uint8_t *meta = NULL;
     size_t ml = 0;
-    if (st_cond_parse(c, resp, &cond) != 0 || st_load_container(c, resp, &ct) != 0)
+    if (st_cond_parse(c, resp, &cond, 0) != 0 || st_load_container(c, resp, &ct) != 0)
         return;
     if (st_cond_eval(&cond, ct.etag, ct.last_modified, 0) != ST_COND_OK) {
         st_fail(c, resp, 412, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.");

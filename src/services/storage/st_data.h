@@ -38,11 +38,23 @@ struct st_cond {
     int64_t if_modified_since, if_unmodified_since; /* -1: absent */
 };
 
-enum st_cond_result { ST_COND_OK = 0, ST_COND_NOT_MODIFIED, ST_COND_FAILED, ST_COND_EXISTS };
+enum st_cond_result {
+    ST_COND_OK = 0,
+    ST_COND_NOT_MODIFIED,  /* 304 */
+    ST_COND_FAILED,        /* 412 ConditionNotMet */
+    ST_COND_EXISTS,        /* If-None-Match: * on an existing resource (409 for Put Blob) */
+    ST_COND_MULTIPLE,      /* 400 MultipleConditionHeadersNotSupported */
+    ST_COND_UNSATISFIABLE, /* 400 UnsatisfiableCondition: If-None-Match: * on a read */
+};
 
-/* Evaluates conditions against a resource (etag NULL when it does not exist). For reads a failing
- * If-None-Match / If-Modified-Since is ST_COND_NOT_MODIFIED (304); otherwise ST_COND_FAILED (412).
- * For writes, If-None-Match: * on an existing resource is ST_COND_EXISTS (409). */
+/* Whether the combination of headers is one the Blob service accepts (independent of the
+ * resource): one ETag per header; for writes one header, or If-Match with If-Unmodified-Since,
+ * or If-None-Match with If-Modified-Since. */
+enum st_cond_result st_cond_form(const struct st_cond *c, int is_read);
+/* Evaluates conditions against a resource (etag NULL when it does not exist) by the documented
+ * rules of the Blob service. Reads: If-Match and If-Unmodified-Since must hold (412), and
+ * If-None-Match or If-Modified-Since when given (304 when neither holds). Writes: If-None-Match
+ * decides over If-Modified-Since, If-Match over If-Unmodified-Since; failure is 412. */
 enum st_cond_result st_cond_eval(const struct st_cond *c, const char *etag, int64_t last_modified, int is_read);
 
 struct st_container {
@@ -173,8 +185,9 @@ void st_fail(struct st_call *c, struct ck_resp *resp, int status, const char *co
 void st_common_headers(struct st_call *c, struct ck_resp *resp);
 /* A fresh quoted ETag ("0x8DE..."), in the call's arena. */
 char *st_new_etag(struct st_call *c);
-/* Parses the conditional headers; 0, or -1 after answering 400. */
-int st_cond_parse(struct st_call *c, struct ck_resp *resp, struct st_cond *cond);
+/* Parses the conditional headers and checks their combination for a read or a write; 0, or -1
+ * after answering 400. */
+int st_cond_parse(struct st_call *c, struct ck_resp *resp, struct st_cond *cond, int is_read);
 /* Collects x-ms-meta-* headers and seals them (NULL, 0 when none). 0, or -1 after answering. */
 int st_meta_seal(struct st_call *c, struct ck_resp *resp, const char *aad, uint8_t **out, size_t *len);
 /* Adds the x-ms-meta-* headers of sealed metadata. 0, or -1 after answering 500. */

@@ -150,21 +150,81 @@ static int st_etag_in_list(const char *list, const char *etag)
     return 0;
 }
 
+static int st_is_star(const char *h)
+{
+    while (*h == ' ')
+        h++;
+    return h[0] == '*' && (h[1] == '\0' || h[1] == ' ');
+}
+
+/* The Blob service takes one ETag (or "*") per header. */
+static int st_etag_count(const char *h)
+{
+    int n = 0, inq = 0, any = 0;
+    for (const char *p = h; *p; p++) {
+        if (*p == '"')
+            inq = !inq;
+        else if (*p == ',' && !inq) {
+            n += any;
+            any = 0;
+            continue;
+        }
+        if (*p != ' ')
+            any = 1;
+    }
+    return n + any;
+}
+
+enum st_cond_result st_cond_form(const struct st_cond *c, int is_read)
+{
+    int im = c->if_match != NULL, inm = c->if_none_match != NULL;
+    int ims = c->if_modified_since >= 0, ius = c->if_unmodified_since >= 0;
+    if ((im && st_etag_count(c->if_match) > 1) || (inm && st_etag_count(c->if_none_match) > 1))
+        return ST_COND_MULTIPLE;
+    if (is_read)
+        return inm && st_is_star(c->if_none_match) ? ST_COND_UNSATISFIABLE : ST_COND_OK;
+    /* Writes: one header, or If-Match with If-Unmodified-Since, or If-None-Match with
+     * If-Modified-Since. */
+    int n = im + inm + ims + ius;
+    if (n > 2 || (n == 2 && inm + ims == 1))
+        return ST_COND_MULTIPLE;
+    return ST_COND_OK;
+}
+
 enum st_cond_result st_cond_eval(const struct st_cond *c, const char *etag, int64_t last_modified, int is_read)
 {
     if (c == NULL)
         return ST_COND_OK;
-    if (c->if_match != NULL && (etag == NULL || !st_etag_in_list(c->if_match, etag)))
-        return ST_COND_FAILED;
-    if (c->if_unmodified_since >= 0 && etag != NULL && last_modified > c->if_unmodified_since)
-        return ST_COND_FAILED;
-    if (c->if_none_match != NULL && etag != NULL && st_etag_in_list(c->if_none_match, etag)) {
-        if (is_read)
+    int im = c->if_match != NULL, inm = c->if_none_match != NULL;
+    int ims = c->if_modified_since >= 0, ius = c->if_unmodified_since >= 0;
+    if (st_cond_form(c, is_read) != ST_COND_OK)
+        return st_cond_form(c, is_read);
+    if (etag == NULL) /* no such resource: only If-Match can fail */
+        return im ? ST_COND_FAILED : ST_COND_OK;
+    if (is_read) {
+        /* If-Match && If-Unmodified-Since && (If-None-Match || If-Modified-Since). */
+        if (im && !st_etag_in_list(c->if_match, etag))
+            return ST_COND_FAILED;
+        if (ius && last_modified > c->if_unmodified_since)
+            return ST_COND_FAILED;
+        int inm_pass = inm ? !st_etag_in_list(c->if_none_match, etag) : -1;
+        int ims_pass = ims ? last_modified > c->if_modified_since : -1;
+        if ((inm_pass == 0 && ims_pass != 1) || (ims_pass == 0 && inm_pass != 1))
             return ST_COND_NOT_MODIFIED;
-        return strcmp(c->if_none_match, "*") == 0 ? ST_COND_EXISTS : ST_COND_FAILED;
+        return ST_COND_OK;
     }
-    if (c->if_modified_since >= 0 && etag != NULL && last_modified <= c->if_modified_since)
-        return is_read ? ST_COND_NOT_MODIFIED : ST_COND_FAILED;
+    /* Writes: If-None-Match decides over If-Modified-Since, If-Match over If-Unmodified-Since. */
+    if (inm) {
+        if (st_is_star(c->if_none_match))
+            return ST_COND_EXISTS;
+        return st_etag_in_list(c->if_none_match, etag) ? ST_COND_FAILED : ST_COND_OK;
+    }
+    if (im)
+        return st_etag_in_list(c->if_match, etag) ? ST_COND_OK : ST_COND_FAILED;
+    if (ims && last_modified <= c->if_modified_since)
+        return ST_COND_FAILED;
+    if (ius && last_modified > c->if_unmodified_since)
+        return ST_COND_FAILED;
     return ST_COND_OK;
 }
 

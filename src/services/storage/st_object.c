@@ -226,7 +226,7 @@ static void st_put_blob(struct st_call *c, struct ck_resp *resp)
     uint8_t md5[16];
     struct st_blob b;
     struct st_cond cond;
-    if (st_cond_parse(c, resp, &cond) != 0 || st_upload_finish(c, resp, &part, md5) != 0)
+    if (st_cond_parse(c, resp, &cond, 0) != 0 || st_upload_finish(c, resp, &part, md5) != 0)
         return;
     if (st_new_version(c, resp, &b, 1) != 0) {
         st_part_unlink(c->st, part.id);
@@ -367,7 +367,7 @@ static void st_put_block_list(struct st_call *c, struct ck_resp *resp)
     size_t nstaged = 0;
     struct st_cond cond;
     int have_cur;
-    if (st_cond_parse(c, resp, &cond) != 0)
+    if (st_cond_parse(c, resp, &cond, 0) != 0)
         return;
     long n = st_blocklist_parse(c, body, len, &e);
     if (n < 0) {
@@ -496,7 +496,7 @@ static int st_load_blob(struct st_call *c, struct ck_resp *resp, struct st_blob 
 static int st_read_cond(struct st_call *c, struct ck_resp *resp, const struct st_blob *b)
 {
     struct st_cond cond;
-    if (st_cond_parse(c, resp, &cond) != 0)
+    if (st_cond_parse(c, resp, &cond, 1) != 0)
         return -1;
     switch (st_cond_eval(&cond, b->etag, b->last_modified, 1)) {
     case ST_COND_OK: return 0;
@@ -754,7 +754,7 @@ static void st_update(struct st_call *c, struct ck_resp *resp, int metadata_only
 {
     struct st_blob b;
     struct st_cond cond;
-    if (st_cond_parse(c, resp, &cond) != 0 || st_new_version(c, resp, &b, 0) != 0)
+    if (st_cond_parse(c, resp, &cond, 0) != 0 || st_new_version(c, resp, &b, 0) != 0)
         return;
     if (!metadata_only && ck_req_header(c->req, "x-ms-blob-content-type") == NULL)
         b.content_type = NULL;
@@ -778,7 +778,7 @@ static void st_update(struct st_call *c, struct ck_resp *resp, int metadata_only
 static void st_delete(struct st_call *c, struct ck_resp *resp)
 {
     struct st_cond cond;
-    if (st_cond_parse(c, resp, &cond) != 0)
+    if (st_cond_parse(c, resp, &cond, 0) != 0)
         return;
     int rc = st_blob_delete(c->st, c->account, c->container, c->blob, &cond);
     if (rc == CK_E_NOT_FOUND) {
@@ -845,7 +845,7 @@ static void st_copy_blob(struct st_call *c, struct ck_resp *resp)
     struct st_part_writer *w = NULL;
     struct st_part part;
     uint8_t md5[16], *buf = NULL;
-    if (st_cond_parse(c, resp, &cond) != 0)
+    if (st_cond_parse(c, resp, &cond, 0) != 0)
         return;
     if (st_copy_source(c, src, &scont, &sblob) != 0) {
         st_fail(c, resp, 400, "CannotVerifyCopySource", "Copy is supported only from a blob of the same account on this server.");

@@ -335,8 +335,8 @@ static void test_conditions(void **state)
     assert_int_equal(st_cond_eval(&c, "\"e1\"", 100, 1), ST_COND_OK);
     c.if_match = "\"e1\"";
     assert_int_equal(st_cond_eval(&c, "\"e1\"", 100, 1), ST_COND_OK);
-    c.if_match = "\"e2\", \"e1\"";
-    assert_int_equal(st_cond_eval(&c, "\"e1\"", 100, 1), ST_COND_OK);
+    c.if_match = "\"e2\", \"e1\""; /* one ETag per header in the Blob service */
+    assert_int_equal(st_cond_eval(&c, "\"e1\"", 100, 1), ST_COND_MULTIPLE);
     c.if_match = "e2";
     assert_int_equal(st_cond_eval(&c, "\"e1\"", 100, 1), ST_COND_FAILED);
     c.if_match = "*";
@@ -356,6 +356,25 @@ static void test_conditions(void **state)
     c.if_unmodified_since = 100;
     assert_int_equal(st_cond_eval(&c, "\"e1\"", 101, 0), ST_COND_FAILED);
     assert_int_equal(st_cond_eval(&c, "\"e1\"", 100, 0), ST_COND_OK);
+    /* Reads: If-None-Match or If-Modified-Since — 304 only when neither holds. */
+    struct st_cond r = {.if_none_match = "\"e1\"", .if_modified_since = 50, .if_unmodified_since = -1};
+    assert_int_equal(st_cond_eval(&r, "\"e1\"", 100, 1), ST_COND_OK);
+    r.if_modified_since = 100;
+    assert_int_equal(st_cond_eval(&r, "\"e1\"", 100, 1), ST_COND_NOT_MODIFIED);
+    r.if_none_match = "*";
+    assert_int_equal(st_cond_form(&r, 1), ST_COND_UNSATISFIABLE);
+    /* Writes: at most the pairs If-Match + If-Unmodified-Since, If-None-Match + If-Modified-Since;
+     * within a pair the ETag header decides. */
+    struct st_cond w = {.if_match = "\"e1\"", .if_modified_since = -1, .if_unmodified_since = 50};
+    assert_int_equal(st_cond_eval(&w, "\"e1\"", 100, 0), ST_COND_OK);
+    w.if_modified_since = 10;
+    assert_int_equal(st_cond_form(&w, 0), ST_COND_MULTIPLE);
+    w.if_unmodified_since = -1;
+    assert_int_equal(st_cond_form(&w, 0), ST_COND_MULTIPLE);
+    w.if_match = NULL;
+    w.if_none_match = "\"e2\"";
+    w.if_modified_since = 200;
+    assert_int_equal(st_cond_eval(&w, "\"e1\"", 100, 0), ST_COND_OK);
 }
 
 static void test_recovery(void **state)
