@@ -2,12 +2,16 @@
 /*
  * Managed identities. As the Microsoft.ManagedIdentity resource provider behind ARM it creates,
  * reads, updates and deletes user-assigned identities (each an application plus a service
- * principal of type ManagedIdentity). As the managed-identity endpoint it issues tokens, over the
- * App Service and IMDS protocols, only for identities assigned to the calling workload.
+ * principal of type ManagedIdentity). For other resource providers it creates and deletes the
+ * system-assigned identity of a resource (PUT/GET/DELETE /rp/identity/systemAssigned), stored the
+ * same way with a flag and the resource's id as key, and kept out of the user-assigned listings. As
+ * the managed-identity endpoint it issues tokens, over the App Service and IMDS protocols, only for
+ * identities assigned to the calling workload.
  */
 #include "services/identity/idp_int.h"
 #include "authz/armpath.h"
 #include "core/codec.h"
+#include "core/log.h"
 #include "core/timeutil.h"
 
 #include <ctype.h>
@@ -42,13 +46,15 @@ static void msi_row_read(struct ck_arena *a, struct ck_db_stmt *st, struct msi_r
     }
 }
 
-/* Finds one identity by a column (id_lower, client_id or principal_id). Returns CK_OK or CK_E_NOT_FOUND. */
-static int msi_find(struct idp *idp, struct ck_arena *a, const char *col, const char *val, struct msi_row *r)
+/* Finds one identity by a column (id_lower, client_id or principal_id) among the user-assigned
+ * (sa 0) or the system-assigned (sa 1) identities. Returns CK_OK or CK_E_NOT_FOUND. */
+static int msi_find(struct idp *idp, struct ck_arena *a, const char *col, const char *val, int sa, struct msi_row *r)
 {
     struct ck_db_stmt *st = NULL;
     char sql[256];
     int rc = CK_E_NOT_FOUND;
-    snprintf(sql, sizeof(sql), "SELECT " MSI_COLS " FROM managed_identities WHERE %s = ?1", col);
+    snprintf(sql, sizeof(sql), "SELECT " MSI_COLS " FROM managed_identities WHERE %s = ?1 AND system_assigned = %d", col,
+             sa ? 1 : 0);
     ck_db_lock(idp->db);
     if (ck_db_prepare(idp->db, sql, &st) == CK_OK) {
         ck_db_bind_text(st, 1, val);
@@ -106,7 +112,7 @@ static void msi_list(struct idp *idp, struct ck_req *req, struct ck_resp *resp, 
     json_t *arr = json_array();
     ck_db_lock(idp->db);
     if (ck_db_prepare(idp->db, "SELECT " MSI_COLS " FROM managed_identities WHERE lower(subscription_id) = lower(?1)"
-                               " AND (?2 IS NULL OR lower(resource_group) = lower(?2)) ORDER BY id_lower", &st) == CK_OK) {
+                               " AND (?2 IS NULL OR lower(resource_group) = lower(?2)) AND system_assigned = 0 ORDER BY id_lower", &st) == CK_OK) {
         ck_db_bind_text(st, 1, p->sub);
         ck_db_bind_text(st, 2, p->rg);
         while (ck_db_step(st) == 1) {
@@ -122,12 +128,76 @@ static void msi_list(struct idp *idp, struct ck_req *req, struct ck_resp *resp, 
     json_decref(o);
 }
 
+/* What a new identity row is made of; strings are the caller's. */
+struct msi_new {
+    const char *id_lower, *arm_id, *name, *sub, *rg, *location, *tags, *tenant;
+    int sa; /* 1: the system-assigned identity of the resource arm_id */
+};
+
+/*
+ * Deletes an identity's principal (service principal sp_oid and application app_oid) and, when
+ * id_lower is not NULL, its row and workload assignments, in one transaction. Returns CK_OK or a
+ * store error (then nothing is deleted).
+ */
+static int msi_drop(struct idp *idp, const char *id_lower, const char *sp_oid, const char *app_oid)
+{
+    const char *q[3] = {id_lower, sp_oid, app_oid};
+    ck_db_lock(idp->db);
+    int rc = ck_db_begin(idp->db);
+    if (rc == CK_OK && id_lower != NULL)
+        rc = ck_db_run(idp->db, "DELETE FROM workload_identities WHERE mi_id_lower = ?1", 1, q);
+    if (rc == CK_OK && id_lower != NULL)
+        rc = ck_db_run(idp->db, "DELETE FROM managed_identities WHERE id_lower = ?1", 1, q);
+    if (rc == CK_OK)
+        rc = ck_db_run(idp->db, "DELETE FROM service_principals WHERE object_id = ?1", 1, q + 1);
+    if (rc == CK_OK)
+        rc = ck_db_run(idp->db, "DELETE FROM applications WHERE object_id = ?1", 1, q + 2);
+    if (rc == CK_OK)
+        rc = ck_db_commit(idp->db);
+    if (rc != CK_OK)
+        ck_db_rollback(idp->db);
+    ck_db_unlock(idp->db);
+    return rc;
+}
+
+/*
+ * Creates an identity: an application (its client id) and a service principal of type
+ * ManagedIdentity (its principal id) in n->tenant, then the row. On success fills r and returns
+ * CK_OK. When another request stored the same id first, the principal made here is dropped, r is
+ * that identity and CK_E_EXISTS is returned. Otherwise returns an error and leaves nothing behind.
+ */
+static int msi_create(struct idp *idp, struct ck_arena *a, const struct msi_new *n, struct msi_row *r)
+{
+    char app_oid[37] = "", app_id[37] = "", sp_oid[37] = "", now[24];
+    int rc = idp_app_insert(idp, n->tenant, n->name, "AzureADMyOrg", "mi", app_oid, app_id);
+    if (rc != CK_OK)
+        return rc;
+    rc = idp_sp_insert(idp, app_id, n->tenant, n->name, "ManagedIdentity", n->tenant, 0, sp_oid);
+    if (rc == CK_OK) {
+        snprintf(now, sizeof(now), "%lld", (long long)ck_time_now());
+        const char *q[13] = {n->id_lower, n->arm_id, n->name, n->sub, n->rg, n->location, n->tags, n->tenant,
+                             sp_oid, app_id, app_oid, now, n->sa ? "1" : "0"};
+        ck_db_lock(idp->db);
+        rc = ck_db_run(idp->db,
+                       "INSERT INTO managed_identities (id_lower, arm_id, name, subscription_id, resource_group, location,"
+                       " tags, tenant_id, principal_id, client_id, app_object_id, created_at, system_assigned)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, CAST(?12 AS INTEGER), CAST(?13 AS INTEGER))",
+                       13, q);
+        ck_db_unlock(idp->db);
+    }
+    if (rc == CK_OK)
+        return msi_find(idp, a, "id_lower", n->id_lower, n->sa, r) == CK_OK ? CK_OK : CK_E_DB;
+    if (msi_drop(idp, NULL, sp_oid, app_oid) != CK_OK)
+        ck_log(CK_LOG_WARN, "identity: an unused managed-identity principal %s could not be removed", sp_oid);
+    return msi_find(idp, a, "id_lower", n->id_lower, n->sa, r) == CK_OK ? CK_E_EXISTS : rc;
+}
+
 static void msi_put(struct idp *idp, struct ck_req *req, struct ck_resp *resp, const struct msi_path *p, const char *id,
                     const char *id_lower)
 {
     struct ck_arena *a = ck_req_arena(req);
     size_t len;
-    char err[256], app_oid[37], app_id[37], sp_oid[37], now[24];
+    char err[256];
     const char *text = ck_req_body(req, &len);
     json_t *body = ck_json_parse_object(text, len, err, sizeof(err));
     const char *home = ck_req_header(req, "x-ms-home-tenant-id");
@@ -152,7 +222,7 @@ static void msi_put(struct idp *idp, struct ck_req *req, struct ck_resp *resp, c
         idp_arm_error(req, resp, 500, "InternalError", "Out of memory.");
         goto out;
     }
-    if (msi_find(idp, a, "id_lower", id_lower, &r) == CK_OK) {
+    if (msi_find(idp, a, "id_lower", id_lower, 0, &r) == CK_OK) {
         if (strcasecmp(r.location, location) != 0) {
             idp_arm_error(req, resp, 409, "InvalidResourceLocation",
                           "The resource '%s' already exists in location '%s'. A resource with the same name cannot be "
@@ -163,7 +233,7 @@ static void msi_put(struct idp *idp, struct ck_req *req, struct ck_resp *resp, c
         ck_db_lock(idp->db);
         int rc = ck_db_run(idp->db, "UPDATE managed_identities SET tags = ?1 WHERE id_lower = ?2", 2, q);
         ck_db_unlock(idp->db);
-        if (rc != CK_OK || msi_find(idp, a, "id_lower", id_lower, &r) != CK_OK) {
+        if (rc != CK_OK || msi_find(idp, a, "id_lower", id_lower, 0, &r) != CK_OK) {
             idp_arm_error(req, resp, 500, "InternalError", "The identity could not be updated.");
             goto out;
         }
@@ -176,25 +246,14 @@ static void msi_put(struct idp *idp, struct ck_req *req, struct ck_resp *resp, c
         idp_arm_error(req, resp, 400, "InvalidRequest", "The subscription's tenant is unknown to the identity service.");
         goto out;
     }
-    if (idp_app_insert(idp, home, p->name, "AzureADMyOrg", "mi", app_oid, app_id) != CK_OK ||
-        idp_sp_insert(idp, app_id, home, p->name, "ManagedIdentity", home, 0, sp_oid) != CK_OK) {
-        idp_arm_error(req, resp, 500, "InternalError", "The identity's principal could not be created.");
-        goto out;
-    }
-    snprintf(now, sizeof(now), "%lld", (long long)ck_time_now());
-    const char *q[12] = {id_lower, id, p->name, p->sub, p->rg, location, tags, home, sp_oid, app_id, app_oid, now};
-    ck_db_lock(idp->db);
-    int rc = ck_db_run(idp->db,
-                       "INSERT INTO managed_identities (id_lower, arm_id, name, subscription_id, resource_group, location,"
-                       " tags, tenant_id, principal_id, client_id, app_object_id, created_at)"
-                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, CAST(?12 AS INTEGER))", 12, q);
-    ck_db_unlock(idp->db);
-    if (rc != CK_OK || msi_find(idp, a, "id_lower", id_lower, &r) != CK_OK) {
+    struct msi_new n = {id_lower, id, p->name, p->sub, p->rg, location, tags, home, 0};
+    int rc = msi_create(idp, a, &n, &r);
+    if (rc != CK_OK && rc != CK_E_EXISTS) {
         idp_arm_error(req, resp, 500, "InternalError", "The identity could not be stored.");
         goto out;
     }
     json_t *o = msi_json(&r);
-    ck_resp_json(resp, 201, o);
+    ck_resp_json(resp, rc == CK_OK ? 201 : 200, o);
     json_decref(o);
 out:
     free(tags);
@@ -204,30 +263,152 @@ out:
 static void msi_delete(struct idp *idp, struct ck_req *req, struct ck_resp *resp, const char *id_lower)
 {
     struct msi_row r;
-    if (msi_find(idp, ck_req_arena(req), "id_lower", id_lower, &r) != CK_OK) {
+    if (msi_find(idp, ck_req_arena(req), "id_lower", id_lower, 0, &r) != CK_OK) {
         ck_resp_status(resp, 204);
         return;
     }
-    const char *q[3] = {id_lower, r.principal_id, r.app_object_id};
-    ck_db_lock(idp->db);
-    int rc = ck_db_begin(idp->db);
-    if (rc == CK_OK)
-        rc = ck_db_run(idp->db, "DELETE FROM workload_identities WHERE mi_id_lower = ?1", 1, q);
-    if (rc == CK_OK)
-        rc = ck_db_run(idp->db, "DELETE FROM managed_identities WHERE id_lower = ?1", 1, q);
-    if (rc == CK_OK)
-        rc = ck_db_run(idp->db, "DELETE FROM service_principals WHERE object_id = ?1", 1, q + 1);
-    if (rc == CK_OK)
-        rc = ck_db_run(idp->db, "DELETE FROM applications WHERE object_id = ?1", 1, q + 2);
-    if (rc == CK_OK)
-        rc = ck_db_commit(idp->db);
-    if (rc != CK_OK)
-        ck_db_rollback(idp->db);
-    ck_db_unlock(idp->db);
-    if (rc != CK_OK)
+    if (msi_drop(idp, id_lower, r.principal_id, r.app_object_id) != CK_OK)
         idp_arm_error(req, resp, 500, "InternalError", "The identity could not be deleted.");
     else
         ck_resp_status(resp, 200);
+}
+
+/* ---- system-assigned identities, for other resource providers ---- */
+
+#define MSI_SA_ID_MAX 512
+#define MSI_SA_SEGS 16
+
+/* The resource a system-assigned identity belongs to, from its ARM id. */
+struct msi_sa_res {
+    char *arm_id;   /* canonical: fixed segments spelled "subscriptions", "resourceGroups", "providers" */
+    char *id_lower; /* the row key */
+    char *sub, *rg, *name;
+};
+
+/*
+ * Parses the ARM id of a resource that may own a system-assigned identity:
+ * "/subscriptions/{s}/resourceGroups/{rg}/providers/{ns}/{type}/{name}[/{type}/{name}...]", of
+ * another namespace than Microsoft.ManagedIdentity. Returns 0 and fills *out, or -1.
+ */
+static int msi_sa_parse(struct ck_arena *a, const char *id, struct msi_sa_res *out)
+{
+    char *seg[MSI_SA_SEGS];
+    size_t len = id ? strlen(id) : 0;
+    if (len == 0 || len > MSI_SA_ID_MAX || id[0] != '/' ||
+        strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.()/") != len)
+        return -1;
+    int n = ck_path_segments(a, id, seg, MSI_SA_SEGS);
+    if (n < 8 || n % 2 != 0 || strcasecmp(seg[0], "subscriptions") != 0 || strcasecmp(seg[2], "resourceGroups") != 0 ||
+        strcasecmp(seg[4], "providers") != 0 || strcasecmp(seg[5], MSI_NS) == 0 || strchr(seg[5], '.') == NULL)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        if (strcmp(seg[i], ".") == 0 || strcmp(seg[i], "..") == 0)
+            return -1;
+    }
+    char *canon = ck_arena_printf(a, "/subscriptions/%s/resourceGroups/%s/providers", seg[1], seg[3]);
+    for (int i = 5; canon != NULL && i < n; i++)
+        canon = ck_arena_printf(a, "%s/%s", canon, seg[i]);
+    if (canon == NULL || (out->id_lower = msi_lower(a, canon)) == NULL)
+        return -1;
+    out->arm_id = canon;
+    out->sub = seg[1];
+    out->rg = seg[3];
+    out->name = seg[n - 1];
+    return 0;
+}
+
+static void msi_sa_reply(struct ck_resp *resp, int status, const struct msi_row *r)
+{
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "resourceId", r->arm_id, "principalId", r->principal_id, "clientId",
+                          r->client_id, "tenantId", r->tenant_id);
+    ck_resp_json(resp, status, o);
+    json_decref(o);
+}
+
+/*
+ * PUT {"resourceId","tenantId"[,"location"]} creates the resource's system-assigned identity, or
+ * returns the one it has (idempotent by resource id); GET and DELETE take ?resourceId=. Answers
+ * {"resourceId","principalId","clientId","tenantId"} (docs/internal-api.md).
+ */
+static void msi_sa_handle(struct idp *idp, struct ck_req *req, struct ck_resp *resp)
+{
+    struct ck_arena *a = ck_req_arena(req);
+    const char *method = ck_req_method(req);
+    struct msi_sa_res res;
+    struct msi_row r;
+    json_t *body = NULL;
+    const char *rid;
+
+    if (strcmp(method, "PUT") == 0) {
+        size_t len;
+        char err[256];
+        const char *text = ck_req_body(req, &len);
+        body = ck_json_parse_object(text, len, err, sizeof(err));
+        if (body == NULL) {
+            idp_arm_error(req, resp, 400, "InvalidRequestContent",
+                          "The request content was invalid and could not be deserialized: %s.", len ? err : "empty body");
+            return;
+        }
+        rid = ck_json_str(body, "resourceId");
+    } else if (strcmp(method, "GET") == 0 || strcmp(method, "DELETE") == 0) {
+        rid = ck_req_query(req, "resourceId");
+    } else {
+        idp_arm_error(req, resp, 405, "MethodNotAllowed", "Method %s is not allowed.", method);
+        return;
+    }
+    if (msi_sa_parse(a, rid, &res) != 0) {
+        idp_arm_error(req, resp, 400, "InvalidResourceId",
+                      "resourceId must be the ARM id of a resource "
+                      "(/subscriptions/{s}/resourceGroups/{rg}/providers/{namespace}/{type}/{name}).");
+        goto out;
+    }
+    if (strcmp(method, "GET") == 0) {
+        if (msi_find(idp, a, "id_lower", res.id_lower, 1, &r) != CK_OK)
+            idp_arm_error(req, resp, 404, "ResourceNotFound", "The resource has no system-assigned identity.");
+        else
+            msi_sa_reply(resp, 200, &r);
+        goto out;
+    }
+    if (strcmp(method, "DELETE") == 0) {
+        if (msi_find(idp, a, "id_lower", res.id_lower, 1, &r) != CK_OK) {
+            ck_resp_status(resp, 204);
+        } else if (msi_drop(idp, res.id_lower, r.principal_id, r.app_object_id) != CK_OK) {
+            idp_arm_error(req, resp, 500, "InternalError", "The identity could not be deleted.");
+        } else {
+            ck_log(CK_LOG_INFO, "identity: system-assigned identity %s of %s deleted", r.principal_id, res.arm_id);
+            ck_resp_status(resp, 200);
+        }
+        goto out;
+    }
+    const char *tid = ck_json_str(body, "tenantId");
+    json_t *jl = json_object_get(body, "location");
+    if (tid == NULL || strlen(tid) > 64 || !idp_tenant_exists(idp, tid)) {
+        idp_arm_error(req, resp, 400, "InvalidRequest", "tenantId must name a tenant of the identity service.");
+        goto out;
+    }
+    if (jl != NULL && !json_is_null(jl) && (!json_is_string(jl) || json_string_length(jl) > 64)) {
+        idp_arm_error(req, resp, 400, "InvalidRequestContent", "location must be a string of at most 64 characters.");
+        goto out;
+    }
+    int rc = msi_find(idp, a, "id_lower", res.id_lower, 1, &r);
+    if (rc != CK_OK) {
+        struct msi_new n = {res.id_lower, res.arm_id, res.name, res.sub, res.rg,
+                            json_is_string(jl) ? json_string_value(jl) : "", "{}", tid, 1};
+        rc = msi_create(idp, a, &n, &r);
+        if (rc != CK_OK && rc != CK_E_EXISTS) {
+            idp_arm_error(req, resp, 500, "InternalError", "The identity could not be stored.");
+            goto out;
+        }
+        if (rc == CK_OK)
+            ck_log(CK_LOG_INFO, "identity: system-assigned identity %s created for %s", r.principal_id, res.arm_id);
+    }
+    if (strcasecmp(r.tenant_id, tid) != 0) {
+        idp_arm_error(req, resp, 409, "Conflict", "The resource's system-assigned identity belongs to another tenant.");
+        goto out;
+    }
+    msi_sa_reply(resp, 200, &r);
+out:
+    json_decref(body);
 }
 
 void idp_handle_rp(struct idp *idp, struct ck_req *req, struct ck_resp *resp)
@@ -247,6 +428,10 @@ void idp_handle_rp(struct idp *idp, struct ck_req *req, struct ck_resp *resp)
     /* Role-assignment notifications from ARM: identity keeps no authorization state to refresh. */
     if (strcmp(path, "/notifications") == 0 && strcmp(method, "POST") == 0) {
         ck_resp_status(resp, 204);
+        return;
+    }
+    if (strcasecmp(path, "/systemAssigned") == 0) {
+        msi_sa_handle(idp, req, resp);
         return;
     }
     if (msi_parse(a, path, &p) != 0) {
@@ -286,7 +471,7 @@ void idp_handle_rp(struct idp *idp, struct ck_req *req, struct ck_resp *resp)
         msi_put(idp, req, resp, &p, id, id_lower);
     } else if (strcmp(method, "GET") == 0 || strcmp(method, "PATCH") == 0) {
         struct msi_row r;
-        if (msi_find(idp, a, "id_lower", id_lower, &r) != CK_OK) {
+        if (msi_find(idp, a, "id_lower", id_lower, 0, &r) != CK_OK) {
             idp_arm_error(req, resp, 404, "ResourceNotFound",
                           "The Resource '" MSI_NS "/" MSI_TYPE "/%s' under resource group '%s' was not found.", p.name, p.rg);
             return;
@@ -310,7 +495,7 @@ void idp_handle_rp(struct idp *idp, struct ck_req *req, struct ck_resp *resp)
                 (void)ck_db_run(idp->db, "UPDATE managed_identities SET tags = ?1 WHERE id_lower = ?2", 2, q);
                 ck_db_unlock(idp->db);
                 free(tags);
-                (void)msi_find(idp, a, "id_lower", id_lower, &r);
+                (void)msi_find(idp, a, "id_lower", id_lower, 0, &r);
             }
             json_decref(body);
         }

@@ -148,7 +148,7 @@ static void idp_workload_create(struct idp *idp, struct ck_req *req, struct ck_r
         char *lower = ck_arena_strdup(ck_req_arena(req), json_string_value(v));
         for (char *c = lower; c && *c; c++)
             *c = (char)tolower((unsigned char)*c);
-        if (ck_db_prepare(idp->db, "SELECT 1 FROM managed_identities WHERE id_lower = ?1", &st) != CK_OK)
+        if (ck_db_prepare(idp->db, "SELECT 1 FROM managed_identities WHERE id_lower = ?1 AND system_assigned = 0", &st) != CK_OK)
             goto rollback;
         ck_db_bind_text(st, 1, lower);
         int found = ck_db_step(st) == 1;

@@ -40,6 +40,9 @@ static const char *const idp_migrations[] = {
     "  created_at INTEGER NOT NULL);"
     "CREATE TABLE workload_identities (workload_id TEXT NOT NULL REFERENCES workloads(id) ON DELETE CASCADE,"
     "  mi_id_lower TEXT NOT NULL, PRIMARY KEY (workload_id, mi_id_lower));",
+    /* 2: system-assigned identities live beside user-assigned ones; id_lower is then the owning
+     * resource's ARM id in lower case (docs/managed-identity.md). */
+    "ALTER TABLE managed_identities ADD COLUMN system_assigned INTEGER NOT NULL DEFAULT 0;",
 };
 
 int idp_store_open(struct idp *idp)

@@ -308,6 +308,145 @@ static void test_rp_lifecycle(void **state)
            "Identity not found");
 }
 
+/* ---- system-assigned identities (internal endpoint for resource providers) ---- */
+
+static long sa_count(const char *sql)
+{
+    struct ck_db_stmt *st = NULL;
+    long n = -1;
+    ck_db_lock(F.idp->db);
+    assert_int_equal(ck_db_prepare(F.idp->db, sql, &st), CK_OK);
+    if (ck_db_step(st) == 1)
+        n = (long)ck_db_col_int64(st, 0);
+    ck_db_stmt_free(st);
+    ck_db_unlock(F.idp->db);
+    return n;
+}
+
+/* Rows of the tables a managed identity touches, summed as a fingerprint. */
+static long sa_rows(void)
+{
+    return sa_count("SELECT (SELECT count(*) FROM managed_identities) * 1000000 + (SELECT count(*) FROM "
+                    "service_principals) * 1000 + (SELECT count(*) FROM applications)");
+}
+
+static void test_system_assigned(void **state)
+{
+    (void)state;
+    char rid[400], body[600];
+    fx_copy(rid, sizeof(rid),
+            P("/subscriptions/%s/resourceGroups/rg-mi/providers/Microsoft.Storage/storageAccounts/sa1", SUB));
+    snprintf(body, sizeof(body), "{\"resourceId\":\"%s\",\"tenantId\":\"%s\",\"location\":\"eastus\"}", rid, ta.tid);
+    long before = sa_rows();
+
+    /* Only the resource-provider credential opens it. */
+    const char *wrong[] = {"Authorization: RP cnAta2V5LWZvci1pZGVudGl0eS10ZXN0cy0wMTIzNDU3", FX_JSON, NULL};
+    fx_arm(fx_http("PUT", fx_url(F.base, "/rp/identity/systemAssigned"), wrong, body, strlen(body)), 401,
+           "AuthenticationFailed");
+    const char *op[] = {"Authorization: Operator " FX_OP_KEY, FX_JSON, NULL};
+    fx_arm(fx_http("PUT", fx_url(F.base, "/rp/identity/systemAssigned"), op, body, strlen(body)), 401,
+           "AuthenticationFailed");
+    fx_arm(fx_http("PUT", fx_url(F.base, "/rp/identity/systemAssigned"), NULL, body, strlen(body)), 401,
+           "AuthenticationFailed");
+    /* Bad input changes nothing. */
+    fx_arm(fx_rp("PUT", "/rp/identity/systemAssigned", NULL, "{bad"), 400, "InvalidRequestContent");
+    fx_arm(fx_rp("PUT", "/rp/identity/systemAssigned", NULL, "[1]"), 400, "InvalidRequestContent");
+    fx_arm(fx_rp("PUT", "/rp/identity/systemAssigned", NULL, P("{\"tenantId\":\"%s\"}", ta.tid)), 400,
+           "InvalidResourceId");
+    const char *bad_ids[] = {"storageAccounts/sa1", "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Storage",
+                             "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a b",
+                             "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/../x",
+                             "/subscriptions/x/resourceGroups/rg/providers/Microsoft.ManagedIdentity/"
+                             "userAssignedIdentities/uami-one"};
+    for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++)
+        fx_arm(fx_rp("PUT", "/rp/identity/systemAssigned", NULL,
+                     P("{\"resourceId\":\"%s\",\"tenantId\":\"%s\"}", bad_ids[i], ta.tid)),
+               400, "InvalidResourceId");
+    fx_arm(fx_rp("PUT", "/rp/identity/systemAssigned", NULL, P("{\"resourceId\":\"%s\"}", rid)), 400, "InvalidRequest");
+    fx_arm(fx_rp("PUT", "/rp/identity/systemAssigned", NULL,
+                 P("{\"resourceId\":\"%s\",\"tenantId\":\"44444444-aaaa-4aaa-8aaa-000000000001\"}", rid)),
+           400, "InvalidRequest");
+    fx_arm(fx_rp("POST", "/rp/identity/systemAssigned", NULL, body), 405, "MethodNotAllowed");
+    assert_int_equal(sa_rows(), before);
+    fx_arm(fx_rp("GET", P("/rp/identity/systemAssigned?resourceId=%s", fx_enc(rid)), NULL, NULL), 404,
+           "ResourceNotFound");
+
+    /* Create: a service principal of type ManagedIdentity in the resource's tenant. */
+    struct rsp r = fx_rp("PUT", "/rp/identity/systemAssigned", NULL, body);
+    fx_status(&r, 200);
+    char principal[37], client[37];
+    fx_copy(principal, sizeof(principal), ck_json_str(r.json, "principalId"));
+    fx_copy(client, sizeof(client), ck_json_str(r.json, "clientId"));
+    assert_string_equal(ck_json_str(r.json, "tenantId"), ta.tid);
+    assert_string_equal(ck_json_str(r.json, "resourceId"), rid);
+    assert_true(ck_uuid_valid(principal));
+    assert_true(ck_uuid_valid(client));
+    rsp_free(&r);
+    assert_int_equal(sa_rows(), before + 1001001);
+    struct ck_arena *a = ck_arena_new();
+    struct idp_sp sp;
+    assert_int_equal(idp_sp_by_object_id(F.idp, a, principal, &sp), CK_OK);
+    assert_string_equal(sp.sp_type, "ManagedIdentity");
+    assert_string_equal(sp.app_id, client);
+    assert_string_equal(sp.tenant_id, ta.tid);
+    assert_string_equal(sp.display_name, "sa1");
+    ck_arena_free(a);
+
+    /* Idempotent by resource id (ARM ids compare without case, doubled slashes collapse). */
+    r = fx_rp("PUT", "/rp/identity/systemAssigned", NULL,
+              P("{\"resourceId\":\"/SUBSCRIPTIONS/%s/resourcegroups/RG-MI/providers//microsoft.storage/"
+                "storageaccounts/SA1\",\"tenantId\":\"%s\"}",
+                SUB, ta.tid));
+    fx_status(&r, 200);
+    assert_string_equal(ck_json_str(r.json, "principalId"), principal);
+    assert_string_equal(ck_json_str(r.json, "clientId"), client);
+    rsp_free(&r);
+    assert_int_equal(sa_rows(), before + 1001001);
+    r = fx_rp("GET", P("/rp/identity/systemAssigned?resourceId=%s", fx_enc(rid)), NULL, NULL);
+    fx_status(&r, 200);
+    assert_string_equal(ck_json_str(r.json, "principalId"), principal);
+    rsp_free(&r);
+    /* The same resource in another tenant is a conflict. */
+    fx_arm(fx_rp("PUT", "/rp/identity/systemAssigned", NULL,
+                 P("{\"resourceId\":\"%s\",\"tenantId\":\"%s\"}", rid, tb.tid)),
+           409, "Conflict");
+
+    /* Not a user-assigned identity: not listed, not addressable as one, not for workloads. */
+    r = fx_rp("GET",
+              P("/rp/identity/subscriptions/%s/resourceGroups/rg-mi/providers/Microsoft.ManagedIdentity/"
+                "userAssignedIdentities?api-version=2024-11-30",
+                SUB),
+              NULL, NULL);
+    fx_status(&r, 200);
+    assert_null(strstr(r.body, principal));
+    rsp_free(&r);
+    r = fx_op("POST", "/operator/identity/workloads", P("{\"identities\":[\"%s\"]}", rid));
+    fx_status(&r, 404);
+    rsp_free(&r);
+
+    /* Delete removes the identity and its principal; again is 204. */
+    r = fx_rp("DELETE", P("/rp/identity/systemAssigned?resourceId=%s", fx_enc(rid)), NULL, NULL);
+    fx_status(&r, 200);
+    rsp_free(&r);
+    assert_int_equal(sa_rows(), before);
+    a = ck_arena_new();
+    assert_int_equal(idp_sp_by_object_id(F.idp, a, principal, &sp), CK_E_NOT_FOUND);
+    ck_arena_free(a);
+    r = fx_rp("DELETE", P("/rp/identity/systemAssigned?resourceId=%s", fx_enc(rid)), NULL, NULL);
+    fx_status(&r, 204);
+    rsp_free(&r);
+    fx_arm(fx_rp("DELETE", "/rp/identity/systemAssigned?resourceId=nope", NULL, NULL), 400, "InvalidResourceId");
+    /* Turned on again, the resource gets a new principal (as in Azure). */
+    r = fx_rp("PUT", "/rp/identity/systemAssigned", NULL, body);
+    fx_status(&r, 200);
+    assert_string_not_equal(ck_json_str(r.json, "principalId"), principal);
+    rsp_free(&r);
+    r = fx_rp("DELETE", P("/rp/identity/systemAssigned?resourceId=%s", fx_enc(rid)), NULL, NULL);
+    fx_status(&r, 200);
+    rsp_free(&r);
+    assert_int_equal(sa_rows(), before);
+}
+
 /* ---- operator API ---- */
 
 static size_t tenant_count(void)
@@ -410,6 +549,7 @@ int main(void)
         cmocka_unit_test(test_rp_credential),       cmocka_unit_test(test_rp_lifecycle),
         cmocka_unit_test(test_operator_credential), cmocka_unit_test(test_operator_validation),
         cmocka_unit_test(test_tenant_list),         cmocka_unit_test(test_mi_graph_denied),
+        cmocka_unit_test(test_system_assigned),
     };
     return cmocka_run_group_tests(tests, setup, fx_teardown);
 }
