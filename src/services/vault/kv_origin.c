@@ -230,8 +230,13 @@ static void kv_serve(struct kv *kv, const char *name, struct ck_req *req, struct
     kv_handle_keys(kv, &v, &c, kv_vault_origin(kv, ck_req_arena(req), &v), req, resp, &operation, &kid);
     if (operation != NULL) {
         int status = ck_resp_get_status(resp);
-        if (kv_audit_append(kv, v.name, &c, operation, kid, status, ck_req_peer(req), ck_req_id(req)) != CK_OK)
+        /* The record is durable before the result leaves: if it cannot be written, the result
+         * (an unwrapped key, a plaintext, a signature) is withheld. */
+        if (kv_audit_append(kv, v.name, &c, operation, kid, status, ck_req_peer(req), ck_req_id(req)) != CK_OK) {
             ck_log(CK_LOG_ERROR, "vault %s: the audit record for request %s could not be written", v.name, ck_req_id(req));
+            kv_error(resp, 500, "InternalServerError", NULL,
+                     "The audit record of this request could not be written; its result is withheld.");
+        }
     }
 }
 

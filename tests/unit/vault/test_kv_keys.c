@@ -1299,6 +1299,36 @@ static void test_dir_scan(void **state)
     assert_int_equal(kf_scan(F.dir, ck_secret_ptr(F.kv_master), ck_secret_len(F.kv_master), "vault master key"), 0);
 }
 
+/* An operation whose audit record cannot be made durable does not return its result: with every
+ * insert into the audit table refused (a trigger), unwrap answers 500 without the key; once the
+ * store takes records again, the same unwrap works and is recorded. Last: it leaves a request
+ * without a record. */
+static void test_audit_failure_withholds_result(void **state)
+{
+    (void)state;
+    uint8_t cek[32] = {9};
+    json_t *w = ok(pv, "POST", "/keys/rsa2048//wrapkey", wrap_req("RSA-OAEP-256", cek, 32));
+    const char *unwrap = P("{\"alg\":\"RSA-OAEP-256\",\"value\":\"%s\"}", ck_json_str(w, "value"));
+    char *body = ck_strdup(unwrap);
+    json_decref(w);
+    struct ck_db *db = NULL;
+    assert_int_equal(ck_db_open(P("%s/vault.db", F.kvdir), &db), CK_OK);
+    assert_int_equal(ck_db_exec(db, "CREATE TRIGGER audit_refused BEFORE INSERT ON audit BEGIN"
+                                    " SELECT RAISE(ABORT, 'refused'); END"),
+                     CK_OK);
+    struct rsp r = kv(pv, "POST", "/keys/rsa2048//unwrapkey", officer.tok, body);
+    assert_int_equal(r.status, 500);
+    assert_null(strstr(r.body, kf_b64(cek, 32)));
+    assert_string_equal(ck_json_str(ck_json_obj(r.json, "error"), "code"), "InternalServerError");
+    rsp_free(&r);
+    assert_int_equal(ck_db_exec(db, "DROP TRIGGER audit_refused"), CK_OK);
+    ck_db_free(db);
+    json_t *u = ok(pv, "POST", "/keys/rsa2048//unwrapkey", body);
+    assert_string_equal(ck_json_str(u, "value"), kf_b64(cek, 32));
+    json_decref(u);
+    ck_free(body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1320,6 +1350,7 @@ int main(void)
         cmocka_unit_test(test_dir_scan),
         cmocka_unit_test(test_audit_and_tamper),
         cmocka_unit_test(test_audit_kid_absent_without_key),
+        cmocka_unit_test(test_audit_failure_withholds_result),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
