@@ -131,17 +131,21 @@ static int cli_st_id(struct cli_ctx *ctx, const char *flag, const char **id)
 }
 
 /*
- * The identity object from --identity-type and --user-identity-id (NULL in *out when neither was
- * given). Returns CLI_EXIT_OK or CLI_EXIT_USAGE (printed).
+ * The identity object from --identity-type, --user-identity-id and (create only) --assign-identity,
+ * az's flag for a system-assigned identity (NULL in *out when none was given). Returns CLI_EXIT_OK
+ * or CLI_EXIT_USAGE (printed).
  */
-static int cli_st_identity(struct cli_ctx *ctx, json_t **out)
+static int cli_st_identity(struct cli_ctx *ctx, int creating, json_t **out)
 {
     static const char *const types[] = {"None", "SystemAssigned", "UserAssigned", "SystemAssigned,UserAssigned", NULL};
     const char *type = cli_arg(ctx, "identity-type"), *uid = cli_arg(ctx, "user-identity-id");
     const char *canon = NULL;
+    int assign = creating && cli_has(ctx, "assign-identity");
     *out = NULL;
-    if (type == NULL && uid == NULL)
+    if (type == NULL && uid == NULL && !assign)
         return CLI_EXIT_OK;
+    if (assign && type == NULL)
+        type = uid != NULL ? "SystemAssigned,UserAssigned" : "SystemAssigned";
     if (type != NULL) {
         for (size_t i = 0; types[i] != NULL; i++) {
             if (strcasecmp(type, types[i]) == 0)
@@ -155,6 +159,10 @@ static int cli_st_identity(struct cli_ctx *ctx, json_t **out)
         }
     } else {
         canon = "UserAssigned";
+    }
+    if (assign && strncmp(canon, "SystemAssigned", 14) != 0) {
+        cli_err("argument --assign-identity: not allowed with --identity-type %s", canon);
+        return CLI_EXIT_USAGE;
     }
     if (uid != NULL && strstr(canon, "UserAssigned") == NULL) {
         cli_err("argument --user-identity-id: needs --identity-type UserAssigned or SystemAssigned,UserAssigned");
@@ -234,7 +242,7 @@ static int cli_st_create(struct cli_ctx *ctx)
     json_t *body = NULL, *props = NULL, *identity = NULL, *enc = NULL, *group = NULL, *tags = NULL, *out = NULL;
     int rc;
 
-    if ((rc = cli_st_identity(ctx, &identity)) != CLI_EXIT_OK || (rc = cli_st_encryption(ctx, 1, &enc)) != CLI_EXIT_OK)
+    if ((rc = cli_st_identity(ctx, 1, &identity)) != CLI_EXIT_OK || (rc = cli_st_encryption(ctx, 1, &enc)) != CLI_EXIT_OK)
         goto out;
     rc = CLI_EXIT_USAGE;
     if ((tags = cli_tags(ctx)) == NULL)
@@ -289,7 +297,7 @@ static int cli_st_update(struct cli_ctx *ctx)
 
     if (body == NULL)
         return CLI_EXIT_ERR;
-    if ((rc = cli_st_identity(ctx, &identity)) != CLI_EXIT_OK || (rc = cli_st_encryption(ctx, 0, &enc)) != CLI_EXIT_OK)
+    if ((rc = cli_st_identity(ctx, 0, &identity)) != CLI_EXIT_OK || (rc = cli_st_encryption(ctx, 0, &enc)) != CLI_EXIT_OK)
         goto out;
     if (cli_has(ctx, "tags")) {
         rc = CLI_EXIT_USAGE;
@@ -432,7 +440,7 @@ static int cli_st_check_name(struct cli_ctx *ctx)
 #define CLI_FLAG_ST_TAGS {"tags", NULL, CLI_MULTI, 0, "Space-separated tags: key[=value]."}
 #define CLI_FLAG_ST_IDTYPE                                                                                             \
     {"identity-type", NULL, CLI_VALUE, 0,                                                                              \
-     "None, SystemAssigned, UserAssigned or SystemAssigned,UserAssigned (system-assigned is not supported yet)."}
+     "None, SystemAssigned, UserAssigned or SystemAssigned,UserAssigned."}
 #define CLI_FLAG_ST_UID {"user-identity-id", NULL, CLI_VALUE, 0, "Resource id of a user-assigned identity to attach."}
 #define CLI_FLAG_ST_SRC                                                                                                \
     {"encryption-key-source", NULL, CLI_VALUE, 0, "Microsoft.Storage (platform key) or Microsoft.Keyvault (customer key)."}
@@ -456,6 +464,7 @@ const struct cli_cmd cli_storage_cmds[] = {
       {"sku", NULL, CLI_VALUE, 0, "Standard_LRS, Standard_GRS, Standard_RAGRS (default), Standard_ZRS, Premium_LRS, ..."},
       {"kind", NULL, CLI_VALUE, 0, "StorageV2 (default), Storage, BlobStorage, BlockBlobStorage, FileStorage."},
       CLI_FLAG_ST_TAGS,
+      {"assign-identity", NULL, CLI_BOOL, 0, "Give the account a system-assigned identity."},
       CLI_FLAG_ST_IDTYPE,
       CLI_FLAG_ST_UID,
       CLI_FLAG_ST_SRC,

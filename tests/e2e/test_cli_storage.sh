@@ -5,7 +5,8 @@
 # and without -g and --query primaryEndpoints.blob, list -o table, update (tags, SKU, a
 # user-assigned identity and the customer-managed-key settings, then back to Microsoft.Storage),
 # keys list and keys renew, check-name, delete; the refusals az users meet (bad and taken names,
-# missing flags, SystemAssigned, exit 3 for a missing account); then the offline root key rotation:
+# missing flags, exit 3 for a missing account); system-assigned identities (--assign-identity,
+# --identity-type SystemAssigned, off again); then the offline root key rotation:
 # `crosskeyd --rotate-root-key` refused while the daemon runs, done once it stopped, the account
 # keys the same afterwards and the key file replaced; a crash between the transaction and the key
 # file swap finished on the next start. JSON is checked with node, not jq.
@@ -95,6 +96,7 @@ run missing_rg 2 storage account create -n acct1
 grep_err missing_rg "the following arguments are required: --resource-group/-g"
 run bad_source 2 storage account create -n acct1 -g rg1 --encryption-key-source Acme
 run bad_idtype 2 storage account create -n acct1 -g rg1 --identity-type Magic
+run assign_ua 2 storage account create -n acct1 -g rg1 --assign-identity --identity-type UserAssigned
 run kv_needs_key 2 storage account create -n acct1 -g rg1 --encryption-key-source Microsoft.Keyvault
 run renew_bad 2 storage account keys renew -n acct1 -g rg1 --key tertiary
 
@@ -169,9 +171,16 @@ run pin 0 storage account update -n acct1 --encryption-key-name cmk --encryption
     --encryption-key-version 0682afdd9c104f4285df20107e956cad
 expect pin "version pinned" "o.encryption.keyVaultProperties.keyVersion === '0682afdd9c104f4285df20107e956cad'"
 run sysid 1 storage account update -n acct1 --identity-type SystemAssigned
-grep_err sysid "not supported"
+grep_err sysid "must be one of the account's user-assigned identities"
 run back 0 storage account update -n acct1 --encryption-key-source Microsoft.Storage
 expect back "Microsoft-managed keys again" "o.encryption.keySource === 'Microsoft.Storage' && o.encryption.keyVaultProperties === undefined"
+run sysid_on 0 storage account update -n acct1 --identity-type SystemAssigned,UserAssigned --user-identity-id "$UAMI"
+expect sysid_on "system-assigned identity" "o.identity.type === 'SystemAssigned,UserAssigned' && /^[0-9a-f-]{36}$/.test(o.identity.principalId) && o.identity.tenantId === '$T'"
+run sysid_off 0 storage account update -n acct1 --identity-type UserAssigned --user-identity-id "$UAMI"
+expect sysid_off "system-assigned identity off" "o.identity.type === 'UserAssigned' && o.identity.principalId === undefined"
+run assign 0 storage account create -n acctsys -g rg1 --assign-identity --user-identity-id "$UAMI"
+expect assign "--assign-identity" "o.identity.type === 'SystemAssigned,UserAssigned' && o.identity.tenantId === '$T' && o.identity.principalId !== o.identity.userAssignedIdentities['$UAMI'].principalId"
+run assign_del 0 storage account delete -n acctsys -g rg1 --yes
 run tags 0 storage account update -n acct1 --tags team=data
 expect tags "tags" "o.tags.team === 'data'"
 run nothing 2 storage account update -n acct1

@@ -5,7 +5,9 @@
  * get, list by group and subscription, delete, listKeys, regenerateKey and checkNameAvailability.
  * Names are unique on the server. User-assigned identities are looked up in the identity service's
  * resource provider (principalId, clientId, tenant) and may be attached only by a caller that ARM
- * says holds .../userAssignedIdentities/ * /assign/action on them. The encryption object is
+ * says holds .../userAssignedIdentities/ * /assign/action on them. A system-assigned identity is
+ * created by the identity service (PUT /rp/identity/systemAssigned, idempotent by the account's id)
+ * before the account row is written, and deleted after the row no longer names it. The encryption object is
  * validated and stored as Azure returns it; keySource Microsoft.Keyvault is accepted when its key
  * and identity are well formed, but the AEK stays wrapped under the platform root key until the
  * customer-managed key engine is wired (docs/storage.md). Every check runs before the first write,
@@ -255,6 +257,75 @@ out:
     return ok;
 }
 
+/*
+ * Creates (or finds: the call is idempotent by resource id) the system-assigned identity of the
+ * account arm_id in tenant tid, and writes its principalId and tenantId into identity. Writes the
+ * error and returns 0 when the identity service cannot be reached or refuses.
+ */
+static int st_sa_ensure(struct st *st, struct ck_arena *a, struct ck_resp *resp, const char *arm_id, const char *tid,
+                        const char *location, json_t *identity)
+{
+    json_t *req = json_pack("{s:s,s:s,s:s}", "resourceId", arm_id, "tenantId", tid, "location", location ? location : "");
+    json_t *body = NULL;
+    char *url = ck_arena_printf(a, "%s/rp/identity/systemAssigned", st->authority);
+    long status = 0;
+    int ok = 0, rc;
+    if (req == NULL || url == NULL) {
+        st_internal_error(resp);
+        goto out;
+    }
+    if ((rc = st_rp_call(st, a, "PUT", url, req, &status, &body)) != CK_OK) {
+        ck_log(CK_LOG_WARN, "storage: the identity service could not be reached (%s)", ck_err_text(rc));
+        st_arm_error(resp, 503, "FailedIdentityOperation",
+                     "The identity service could not be reached to create the system-assigned identity; try again "
+                     "later.");
+        goto out;
+    }
+    const char *pid = ck_json_str(body, "principalId"), *ptid = ck_json_str(body, "tenantId");
+    if (status != 200 || pid == NULL || ptid == NULL) {
+        ck_log(CK_LOG_WARN, "storage: the identity service answered HTTP %ld for a system-assigned identity", status);
+        st_arm_error(resp, 502, "FailedIdentityOperation",
+                     "The identity service answered HTTP %ld when asked for the system-assigned identity.", status);
+        goto out;
+    }
+    if (json_object_set_new(identity, "principalId", json_string(pid)) != 0 ||
+        json_object_set_new(identity, "tenantId", json_string(ptid)) != 0) {
+        st_internal_error(resp);
+        goto out;
+    }
+    ok = 1;
+out:
+    json_decref(req);
+    json_decref(body);
+    return ok;
+}
+
+/* Deletes the system-assigned identity of arm_id (after the account row stopped naming it). A
+ * failure leaves an unused principal behind, which is logged. */
+static void st_sa_remove(struct st *st, struct ck_arena *a, const char *arm_id, const char *principal_id)
+{
+    char *rid = ck_url_encode(arm_id);
+    char *url = rid ? ck_arena_printf(a, "%s/rp/identity/systemAssigned?resourceId=%s", st->authority, rid) : NULL;
+    json_t *body = NULL;
+    long status = 0;
+    int rc = url ? st_rp_call(st, a, "DELETE", url, NULL, &status, &body) : CK_E_NOMEM;
+    if (rc != CK_OK || (status != 200 && status != 204))
+        ck_log(CK_LOG_WARN,
+               "storage: the system-assigned identity %s of %s could not be deleted (%s, HTTP %ld); it is left unused",
+               principal_id, arm_id, rc != CK_OK ? ck_err_text(rc) : "refused", status);
+    else
+        ck_log(CK_LOG_INFO, "storage: system-assigned identity %s of %s deleted", principal_id, arm_id);
+    json_decref(body);
+    ck_free(rid);
+}
+
+/* 1 when the identity object's type includes SystemAssigned. */
+static int st_identity_sa(const json_t *identity)
+{
+    const char *t = ck_json_str(identity, "type");
+    return t != NULL && strncasecmp(t, "SystemAssigned", 14) == 0;
+}
+
 /* ---- request validation ---- */
 
 static int st_tags(struct ck_resp *resp, const json_t *body, json_t **out)
@@ -314,14 +385,17 @@ static int st_bool_member(struct ck_resp *resp, const json_t *obj, const char *k
 
 /*
  * The account's identity after the request: identity (the request's, or NULL) applied to cur (the
- * stored identity object). New user-assigned identities are resolved. Writes the error and returns
- * NULL on a refusal.
+ * stored identity object). New user-assigned identities are resolved. A system-assigned identity
+ * the account already has keeps its principalId and tenantId; a new one has neither yet (the
+ * caller gets it with st_sa_ensure once every check has passed). Writes the error and returns NULL
+ * on a refusal.
  */
 static json_t *st_identity_apply(struct st *st, struct ck_arena *a, struct ck_resp *resp, const struct st_caller *who,
                                  const json_t *cur, const json_t *identity)
 {
     json_t *out = NULL, *map = NULL, *curmap = ck_json_obj(cur, "userAssignedIdentities");
     const char *type;
+    int sa = 0;
     if (identity == NULL || json_is_null(identity))
         return json_deep_copy(cur);
     if (!json_is_object(identity) || !json_is_string(ck_json_get_ci(identity, "type"))) {
@@ -331,14 +405,13 @@ static json_t *st_identity_apply(struct st *st, struct ck_arena *a, struct ck_re
     type = json_string_value(ck_json_get_ci(identity, "type"));
     if (strcasecmp(type, "None") == 0)
         return json_pack("{s:s}", "type", "None");
-    if (strcasecmp(type, "SystemAssigned") == 0 || strcasecmp(type, "SystemAssigned,UserAssigned") == 0 ||
-        strcasecmp(type, "SystemAssigned, UserAssigned") == 0) {
-        st_arm_error(resp, 400, "FeatureNotSupported",
-                     "System-assigned identities are not supported by this server yet: it has no service principal "
-                     "to create for the account. Use identity type 'UserAssigned' with a user-assigned identity.");
-        return NULL;
+    if (strcasecmp(type, "SystemAssigned") == 0) {
+        out = json_pack("{s:s}", "type", "SystemAssigned");
+        goto system_assigned;
     }
-    if (strcasecmp(type, "UserAssigned") != 0) {
+    /* Azure accepts the pair with or without a space after the comma. */
+    sa = strcasecmp(type, "SystemAssigned,UserAssigned") == 0 || strcasecmp(type, "SystemAssigned, UserAssigned") == 0;
+    if (!sa && strcasecmp(type, "UserAssigned") != 0) {
         st_arm_error(resp, 400, "InvalidIdentityType",
                      "identity.type '%.64s' is invalid; expected None, SystemAssigned, UserAssigned or "
                      "'SystemAssigned,UserAssigned'.", type);
@@ -347,8 +420,8 @@ static json_t *st_identity_apply(struct st *st, struct ck_arena *a, struct ck_re
     json_t *in = ck_json_get_ci(identity, "userAssignedIdentities");
     if (!json_is_object(in)) {
         st_arm_error(resp, 400, "InvalidIdentity",
-                     "identity.userAssignedIdentities is required with type UserAssigned: an object whose keys are "
-                     "the resource ids of user-assigned identities.");
+                     "identity.userAssignedIdentities is required with type %s: an object whose keys are the "
+                     "resource ids of user-assigned identities.", sa ? "SystemAssigned,UserAssigned" : "UserAssigned");
         return NULL;
     }
     if (json_object_size(in) > ST_MAX_UAMIS) {
@@ -389,7 +462,18 @@ static json_t *st_identity_apply(struct st *st, struct ck_arena *a, struct ck_re
         st_arm_error(resp, 400, "InvalidIdentity", "Identity type UserAssigned needs at least one user-assigned identity.");
         goto fail;
     }
-    out = json_pack("{s:s,s:o}", "type", "UserAssigned", "userAssignedIdentities", map);
+    out = json_pack("{s:s,s:o}", "type", sa ? "SystemAssigned,UserAssigned" : "UserAssigned", "userAssignedIdentities",
+                    map);
+    map = NULL;
+    if (!sa)
+        goto done;
+system_assigned:
+    /* The system-assigned identity the account already has stays. */
+    if (out != NULL && st_identity_sa(cur) && ck_json_str(cur, "principalId") != NULL) {
+        json_object_set_new(out, "principalId", json_string(ck_json_str(cur, "principalId")));
+        json_object_set_new(out, "tenantId", json_string(ck_json_str(cur, "tenantId") ? ck_json_str(cur, "tenantId") : ""));
+    }
+done:
     if (out == NULL)
         st_internal_error(resp);
     return out;
@@ -652,8 +736,8 @@ static json_t *st_encryption_apply(struct ck_arena *a, struct ck_resp *resp, con
         }
         if (ua == NULL) {
             st_arm_error(resp, 400, "InvalidEncryptionIdentity",
-                         "keySource Microsoft.Keyvault needs encryption.identity.userAssignedIdentity: this server "
-                         "has no system-assigned identities.");
+                         "keySource Microsoft.Keyvault needs encryption.identity.userAssignedIdentity: customer-managed "
+                         "keys through the system-assigned identity are not supported yet.");
             goto fail;
         }
     } else {
@@ -869,8 +953,8 @@ static void st_rp_write(struct st *st, struct ck_req *req, struct ck_resp *resp,
     json_t *props_in = ck_json_get_ci(body, "properties");
     json_t *cur_identity = NULL, *identity = NULL, *enc = NULL, *props = NULL, *tags = NULL, *cur_enc = NULL,
            *cur_props = NULL;
-    const char *sku = NULL, *kind = NULL;
-    int exists, rc;
+    const char *sku = NULL, *kind = NULL, *arm_id = NULL;
+    int exists, rc, sa_made = 0;
 
     memset(&nr, 0, sizeof(nr));
     rc = st_account_row_get(st, a, p->name, &cur);
@@ -891,6 +975,10 @@ static void st_rp_write(struct st *st, struct ck_req *req, struct ck_resp *resp,
     if (!exists && !is_put) {
         st_arm_error(resp, 404, "ResourceNotFound",
                      "The Resource '" ST_FULL_TYPE "/%.64s' under resource group '%.90s' was not found.", p->name, p->rg);
+        return;
+    }
+    if (!exists && who.home == NULL) {
+        st_arm_error(resp, 400, "InvalidRequest", "The subscription's tenant (x-ms-home-tenant-id) is missing.");
         return;
     }
     if (props_in != NULL && !json_is_null(props_in) && !json_is_object(props_in)) {
@@ -956,6 +1044,23 @@ static void st_rp_write(struct st *st, struct ck_req *req, struct ck_resp *resp,
         goto out;
     if ((props = st_props_apply(resp, exists ? cur_props : NULL, props_in)) == NULL)
         goto out;
+    /* Every check has passed. A system-assigned identity the account is to get is made now, before
+     * the row names it; the call is idempotent by the account's id, so a retry after a failure or a
+     * crash gets the same identity. */
+    arm_id = exists ? cur.arm_id
+                    : ck_arena_printf(a, "/subscriptions/%s/resourceGroups/%s/providers/" ST_FULL_TYPE "/%s", p->sub,
+                                      p->rg, p->name);
+    if (arm_id == NULL) {
+        st_internal_error(resp);
+        goto out;
+    }
+    if (st_identity_sa(identity) && ck_json_str(identity, "principalId") == NULL) {
+        if (!st_sa_ensure(st, a, resp, arm_id, exists ? cur.tenant_id : who.home, exists ? cur.location : location,
+                          identity))
+            goto out;
+        sa_made = 1;
+    }
+    const char *old_sa = st_identity_sa(cur_identity) ? ck_json_str(cur_identity, "principalId") : NULL;
     char *tags_s = tags ? ck_json_dump(tags) : NULL, *id_s = ck_json_dump(identity), *enc_s = ck_json_dump(enc),
          *props_s = ck_json_dump(props);
     if ((tags != NULL && tags_s == NULL) || id_s == NULL || enc_s == NULL || props_s == NULL) {
@@ -970,14 +1075,17 @@ static void st_rp_write(struct st *st, struct ck_req *req, struct ck_resp *resp,
         if (sku != NULL)
             nr.sku = (char *)sku;
         rc = st_account_update(st, &nr);
-        if (rc != CK_OK)
+        if (rc != CK_OK) {
             st_internal_error(resp);
-        else
+        } else {
+            /* The row no longer names the old system-assigned identity: it can go. */
+            if (old_sa != NULL && ck_json_str(identity, "principalId") == NULL)
+                st_sa_remove(st, a, arm_id, old_sa);
             st_reply_account(st, req, resp, p->name, 200);
+        }
     } else {
         nr.name = p->name;
-        nr.arm_id = ck_arena_printf(a, "/subscriptions/%s/resourceGroups/%s/providers/" ST_FULL_TYPE "/%s", p->sub,
-                                    p->rg, p->name);
+        nr.arm_id = (char *)arm_id;
         nr.sub = p->sub;
         nr.rg = p->rg;
         nr.tenant_id = (char *)(who.home ? who.home : "");
@@ -988,12 +1096,7 @@ static void st_rp_write(struct st *st, struct ck_req *req, struct ck_resp *resp,
         nr.identity = id_s;
         nr.encryption = enc_s;
         nr.properties = props_s;
-        if (nr.arm_id == NULL || who.home == NULL) {
-            if (who.home == NULL)
-                st_arm_error(resp, 400, "InvalidRequest", "The subscription's tenant (x-ms-home-tenant-id) is missing.");
-            else
-                st_internal_error(resp);
-        } else if ((rc = st_account_insert(st, &nr)) == CK_E_EXISTS) {
+        if ((rc = st_account_insert(st, &nr)) == CK_E_EXISTS) {
             st_arm_error(resp, 409, "StorageAccountAlreadyTaken", ST_NAME_TAKEN_FMT, p->name);
         } else if (rc != CK_OK) {
             st_internal_error(resp);
@@ -1002,6 +1105,9 @@ static void st_rp_write(struct st *st, struct ck_req *req, struct ck_resp *resp,
             st_reply_account(st, req, resp, p->name, 201);
         }
     }
+    if (sa_made && ck_resp_get_status(resp) >= 300)
+        ck_log(CK_LOG_WARN, "storage: account %s was not written; the system-assigned identity made for it stays "
+               "(a retry uses it)", p->name);
     free(tags_s);
     free(id_s);
     free(enc_s);
@@ -1196,6 +1302,11 @@ void st_handle_rp(struct st *st, struct ck_req *req, struct ck_resp *resp)
                 st_internal_error(resp);
         } else {
             ck_log(CK_LOG_INFO, "storage: account %s deleted", p.name);
+            /* After the commit: a crash here leaves an unused identity, never an account without one. */
+            json_t *idj = st_parse_text(r.identity);
+            if (st_identity_sa(idj) && ck_json_str(idj, "principalId") != NULL)
+                st_sa_remove(st, a, r.arm_id, ck_json_str(idj, "principalId"));
+            json_decref(idj);
             ck_resp_status(resp, 200);
         }
     } else {

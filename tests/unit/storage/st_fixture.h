@@ -338,6 +338,23 @@ static SF_UNUSED json_t *sf_account_put(const struct sf_tenant *t, const char *r
     return sf_arm_ok(t->armtok, "PUT", P("%s?api-version=" SF_API, sf_acct_path(t, rg, name)), body, status);
 }
 
+/* The system-assigned identity the identity service holds for resource id rid, read over its
+ * internal endpoint: writes its principalId and returns 1, or returns 0 when it has none. */
+static SF_UNUSED int sf_sa_identity(const char *rid, char principal[37])
+{
+    char *e = ck_url_encode(rid);
+    assert_non_null(e);
+    struct rsp r = sf_main("GET", P("/rp/identity/systemAssigned?resourceId=%s", e), "RP " SF_RP_KEY, NULL, 0);
+    ck_free(e);
+    int found = r.status == 200;
+    if (!found)
+        sf_status(&r, 404);
+    else if (principal != NULL)
+        sf_copy(principal, 37, ck_json_str(r.json, "principalId"));
+    rsp_free(&r);
+    return found;
+}
+
 #define SF_PLAIN_BODY "{\"sku\":{\"name\":\"Standard_LRS\"},\"kind\":\"StorageV2\",\"location\":\"eastus\"}"
 
 /* Number of account rows in the store. */

@@ -4,7 +4,7 @@
  * create, read, list, update, delete, keys and their custody on disk (sealed account keys, wrapped
  * AEK: the raw bytes never reach the store), regenerateKey, the AEK across restarts, offline root
  * key rotation (every row re-wrapped, nothing else touched, the old key refused afterwards),
- * user-assigned identities and the encryption object (wire reference C.7), the development
+ * user-assigned and system-assigned identities and the encryption object (wire reference C.7), the development
  * account, and bad input: names, taken names, RP credential, malformed and oversized bodies, each
  * answered in ARM's error format with no state change.
  */
@@ -349,7 +349,7 @@ static void test_bad_input(void **state)
         "{\"sku\":{\"name\":\"Standard_LRS\"},\"location\":\"eastus\",\"tags\":[1]}",
         "{\"sku\":{\"name\":\"Standard_LRS\"},\"location\":\"eastus\",\"properties\":{\"encryption\":{\"keySource\":\"Acme\"}}}",
         "{\"sku\":{\"name\":\"Standard_LRS\"},\"location\":\"eastus\",\"properties\":{\"allowSharedKeyAccess\":false}}",
-        "{\"sku\":{\"name\":\"Standard_LRS\"},\"location\":\"eastus\",\"identity\":{\"type\":\"SystemAssigned\"}}",
+        "{\"sku\":{\"name\":\"Standard_XYZ\"},\"location\":\"eastus\",\"identity\":{\"type\":\"SystemAssigned\"}}",
         "{\"sku\":{\"name\":\"Standard_LRS\"},\"location\":\"eastus\",\"properties\":{\"encryption\":{\"keySource\":"
         "\"Microsoft.Keyvault\",\"keyvaultproperties\":{\"keyname\":\"k\",\"keyvaulturi\":\"https://v.example\"}}}}",
     };
@@ -363,6 +363,8 @@ static void test_bad_input(void **state)
         rsp_free(&r);
     }
     assert_int_equal(sf_count("accounts"), before);
+    /* The refused SystemAssigned account got no identity: every check runs before it is made. */
+    assert_false(sf_sa_identity(sf_acct_path(&T, "rg1", "badinput1"), NULL));
     /* Malformed JSON on an existing account changes nothing. */
     json_t *o = sf_arm_ok(T.armtok, "GET", P("%s?api-version=" SF_API, sf_acct_path(&T, "rg1", "acct1")), NULL, 200);
     char *was = ck_json_dump(o);
@@ -479,12 +481,12 @@ static void test_identity_encryption(void **state)
     const char *path = P("%s?api-version=" SF_API, sf_acct_path(&T, "rg1", "cmkacct1"));
     char pathc[400];
     sf_copy(pathc, sizeof(pathc), path);
-    /* The encryption identity must stay attached; SystemAssigned is not supported. */
+    /* The encryption identity must stay attached, also when the account turns to SystemAssigned:
+     * then no system-assigned identity is made (the checks run first). */
     sf_arm_err(sf_arm(T.armtok, "PATCH", pathc, "{\"identity\":{\"type\":\"None\"}}"), 400, "InvalidEncryptionIdentity");
-    sf_arm_err(sf_arm(T.armtok, "PATCH", pathc,
-                      P("{\"identity\":{\"type\":\"SystemAssigned,UserAssigned\",\"userAssignedIdentities\":{\"%s\":{}}}}",
-                        u1c)),
-               400, "FeatureNotSupported");
+    sf_arm_err(sf_arm(T.armtok, "PATCH", pathc, "{\"identity\":{\"type\":\"SystemAssigned\"}}"), 400,
+               "InvalidEncryptionIdentity");
+    assert_false(sf_sa_identity(sf_acct_path(&T, "rg1", "cmkacct1"), NULL));
     /* An unknown identity, or one of another tenant, is refused. */
     sf_arm_err(sf_arm(T.armtok, "PATCH", pathc,
                       P("{\"identity\":{\"type\":\"UserAssigned\",\"userAssignedIdentities\":{\"%s\":{}}}}",
@@ -547,6 +549,144 @@ static void test_identity_encryption(void **state)
     json_decref(sf_account_put(&T, "rg1", "linked2", SF_PLAIN_BODY, 201));
     json_decref(sf_arm_ok(c.armtok, "PUT", P("%s?api-version=" SF_API, sf_acct_path(&T, "rg1", "linked1")),
                           SF_PLAIN_BODY, 201));
+}
+
+/* The account's identity object from a response; checks type. */
+static json_t *identity_of(const json_t *o, const char *type)
+{
+    json_t *id = ck_json_obj(o, "identity");
+    assert_non_null(id);
+    assert_string_equal(ck_json_str(id, "type"), type);
+    return id;
+}
+
+static void test_system_assigned(void **state)
+{
+    (void)state;
+    char path[400], rid[300], pa[37], pb[37], upid[37], ucid[37], got[37];
+    sf_group(&T, "rgsa");
+    sf_uami(&T, "rgsa", "sauami", upid, ucid);
+    char uami[300];
+    sf_copy(uami, sizeof(uami), sf_uami_id(&T, "rgsa", "sauami"));
+    sf_copy(rid, sizeof(rid), sf_acct_path(&T, "rgsa", "sysacct1"));
+    sf_copy(path, sizeof(path), P("%s?api-version=" SF_API, rid));
+
+    /* Created with SystemAssigned: principalId and tenantId (the account's tenant) come back, and
+     * the identity service holds a principal for the account. */
+    json_t *o = sf_account_put(&T, "rgsa", "sysacct1",
+                               "{\"sku\":{\"name\":\"Standard_LRS\"},\"location\":\"eastus\",\"identity\":{\"type\":"
+                               "\"SystemAssigned\"}}",
+                               201);
+    json_t *id = identity_of(o, "SystemAssigned");
+    sf_copy(pa, sizeof(pa), ck_json_str(id, "principalId"));
+    assert_true(ck_uuid_valid(pa));
+    assert_string_equal(ck_json_str(id, "tenantId"), T.tid);
+    assert_null(ck_json_get_ci(id, "userAssignedIdentities"));
+    json_decref(o);
+    assert_true(sf_sa_identity(rid, got));
+    assert_string_equal(got, pa);
+    /* GET, a PUT of the same body and a PATCH of tags keep it. */
+    o = sf_arm_ok(T.armtok, "GET", path, NULL, 200);
+    assert_string_equal(ck_json_str(identity_of(o, "SystemAssigned"), "principalId"), pa);
+    json_decref(o);
+    o = sf_account_put(&T, "rgsa", "sysacct1",
+                       "{\"sku\":{\"name\":\"Standard_LRS\"},\"location\":\"eastus\",\"identity\":{\"type\":"
+                       "\"systemassigned\"}}",
+                       200);
+    assert_string_equal(ck_json_str(identity_of(o, "SystemAssigned"), "principalId"), pa);
+    json_decref(o);
+    o = sf_arm_ok(T.armtok, "PATCH", path, "{\"tags\":{\"a\":\"b\"}}", 200);
+    assert_string_equal(ck_json_str(identity_of(o, "SystemAssigned"), "principalId"), pa);
+    json_decref(o);
+    /* A real principal: role assignments can name it. */
+    sf_assign(&T, rid, SF_ROLE_READER, pa);
+
+    /* Both types (Azure takes the pair with or without a space): the same system identity. */
+    o = sf_arm_ok(T.armtok, "PATCH", path,
+                  P("{\"identity\":{\"type\":\"SystemAssigned, UserAssigned\",\"userAssignedIdentities\":{\"%s\":{}}}}",
+                    uami),
+                  200);
+    id = identity_of(o, "SystemAssigned,UserAssigned");
+    assert_string_equal(ck_json_str(id, "principalId"), pa);
+    assert_string_equal(ck_json_str(id, "tenantId"), T.tid);
+    assert_string_equal(ck_json_str(ck_json_obj(ck_json_obj(id, "userAssignedIdentities"), uami), "principalId"), upid);
+    json_decref(o);
+
+    /* Turned off (UserAssigned alone): the identity goes, after the row stops naming it. */
+    o = sf_arm_ok(T.armtok, "PATCH", path,
+                  P("{\"identity\":{\"type\":\"UserAssigned\",\"userAssignedIdentities\":{\"%s\":{}}}}", uami), 200);
+    id = identity_of(o, "UserAssigned");
+    assert_null(ck_json_get_ci(id, "principalId"));
+    assert_null(ck_json_get_ci(id, "tenantId"));
+    json_decref(o);
+    assert_false(sf_sa_identity(rid, NULL));
+    /* On again: a new principal (as in Azure); None removes it too. */
+    o = sf_arm_ok(T.armtok, "PATCH", path, "{\"identity\":{\"type\":\"SystemAssigned\"}}", 200);
+    sf_copy(pb, sizeof(pb), ck_json_str(identity_of(o, "SystemAssigned"), "principalId"));
+    assert_string_not_equal(pb, pa);
+    json_decref(o);
+    assert_true(sf_sa_identity(rid, got));
+    assert_string_equal(got, pb);
+    o = sf_arm_ok(T.armtok, "PATCH", path, "{\"identity\":{\"type\":\"None\"}}", 200);
+    identity_of(o, "None");
+    json_decref(o);
+    assert_false(sf_sa_identity(rid, NULL));
+
+    /* The identity service unreachable: 503 in ARM's format, nothing changes. */
+    o = sf_arm_ok(T.armtok, "GET", path, NULL, 200);
+    char *was = ck_json_dump(o);
+    json_decref(o);
+    long before = sf_count("accounts");
+    char *authority = F.st->authority;
+    F.st->authority = "http://127.0.0.1:1";
+    sf_arm_err(sf_arm(T.armtok, "PATCH", path, "{\"identity\":{\"type\":\"SystemAssigned\"}}"), 503,
+               "FailedIdentityOperation");
+    sf_arm_err(sf_arm(T.armtok, "PUT", P("%s?api-version=" SF_API, sf_acct_path(&T, "rgsa", "sysacct2")),
+                      "{\"sku\":{\"name\":\"Standard_LRS\"},\"location\":\"eastus\",\"identity\":{\"type\":"
+                      "\"SystemAssigned\"}}"),
+               503, "FailedIdentityOperation");
+    F.st->authority = authority;
+    assert_int_equal(sf_count("accounts"), before);
+    o = sf_arm_ok(T.armtok, "GET", path, NULL, 200);
+    char *now = ck_json_dump(o);
+    json_decref(o);
+    assert_string_equal(was, now);
+    free(was);
+    free(now);
+    assert_false(sf_sa_identity(rid, NULL));
+
+    /* Both at creation; deleting the account deletes its system-assigned identity. */
+    char rid2[300];
+    sf_copy(rid2, sizeof(rid2), sf_acct_path(&T, "rgsa", "sysacct2"));
+    o = sf_account_put(&T, "rgsa", "sysacct2",
+                       P("{\"sku\":{\"name\":\"Standard_LRS\"},\"location\":\"eastus\",\"identity\":{\"type\":"
+                         "\"SystemAssigned,UserAssigned\",\"userAssignedIdentities\":{\"%s\":{}}}}",
+                         uami),
+                       201);
+    id = identity_of(o, "SystemAssigned,UserAssigned");
+    sf_copy(pa, sizeof(pa), ck_json_str(id, "principalId"));
+    assert_string_equal(ck_json_str(id, "tenantId"), T.tid);
+    assert_string_equal(ck_json_str(ck_json_obj(ck_json_obj(id, "userAssignedIdentities"), uami), "clientId"), ucid);
+    json_decref(o);
+    assert_true(sf_sa_identity(rid2, got));
+    assert_string_equal(got, pa);
+    struct rsp r = sf_arm(T.armtok, "DELETE", P("%s?api-version=" SF_API, rid2), NULL);
+    sf_status(&r, 200);
+    rsp_free(&r);
+    assert_false(sf_sa_identity(rid2, NULL));
+    /* And so does deleting its resource group (ARM deletes the account through the provider). */
+    sf_group(&T, "rgsadel");
+    json_decref(sf_account_put(&T, "rgsadel", "sysacct3",
+                               "{\"sku\":{\"name\":\"Standard_LRS\"},\"location\":\"eastus\",\"identity\":{\"type\":"
+                               "\"SystemAssigned\"}}",
+                               201));
+    char rid3[300];
+    sf_copy(rid3, sizeof(rid3), sf_acct_path(&T, "rgsadel", "sysacct3"));
+    assert_true(sf_sa_identity(rid3, NULL));
+    r = sf_arm(T.armtok, "DELETE", P("/subscriptions/%s/resourcegroups/rgsadel?api-version=2021-04-01", T.sub), NULL);
+    assert_true(r.status == 200 || r.status == 202);
+    rsp_free(&r);
+    assert_false(sf_sa_identity(rid3, NULL));
 }
 
 static void test_delete(void **state)
@@ -651,6 +791,7 @@ int main(void)
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_rp_credential),
         cmocka_unit_test(test_identity_encryption),
+        cmocka_unit_test(test_system_assigned),
         cmocka_unit_test(test_delete),
         cmocka_unit_test(test_dev_account),
     };
