@@ -6,8 +6,8 @@
 // checkNameAvailability, the customer-managed-key shape of the procedure (user-assigned identity
 // with principalId/clientId, keySource Microsoft.Keyvault with keyVaultProperties and the
 // federated client id) and the switch back to Microsoft.Storage, delete. Refusals: invalid and
-// taken names, a caller without a role, SystemAssigned identities, requireInfrastructureEncryption
-// after creation. The raw account keys never reach the data directory.
+// taken names, a caller without a role, requireInfrastructureEncryption after creation. The raw
+// account keys never reach the data directory. System-assigned identities: 24-storage-identity.
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
@@ -192,11 +192,9 @@ it("customer-managed key shape: user-assigned identity, keySource Microsoft.Keyv
   assert.equal(enc.encryptionIdentity?.encryptionUserAssignedIdentity, uami.id, ctx);
   assert.equal(enc.encryptionIdentity?.encryptionFederatedIdentityClientId, appId, ctx);
 
-  // requireInfrastructureEncryption is create-only; SystemAssigned is not supported yet.
+  // requireInfrastructureEncryption is create-only.
   await rejectsArm(s.sm.storageAccounts.update(s.rg, name, { encryption: { requireInfrastructureEncryption: true } }),
     400, "InvalidRequestPropertyValue");
-  await rejectsArm(s.sm.storageAccounts.update(s.rg, name, { identity: { type: "SystemAssigned" } }), 400,
-    "FeatureNotSupported");
   // The encryption identity must be attached to the account.
   await rejectsArm(s.sm.storageAccounts.update(s.rg, name, { identity: { type: "None" } }), 400,
     "InvalidEncryptionIdentity");

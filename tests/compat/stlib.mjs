@@ -2,13 +2,15 @@
 // Shared set-up for the storage files of the compatibility suite (2*-*.test.mjs): storage
 // accounts through @azure/arm-storage 20.0.0 (the modular client: `endpoint` is the only option
 // that points it at crosskey; it always asks for https://management.azure.com/.default tokens,
-// wire reference C.1), and helpers for their keys.
+// wire reference C.1), helpers for their keys, and a look at the system-assigned identity the
+// identity service holds for an account (its internal endpoint, docs/internal-api.md).
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
+import fs from "node:fs";
 
 import { StorageManagementClient } from "@azure/arm-storage";
 
-import { ARM, record, recording } from "./lib.mjs";
+import { ARM, AUTHORITY, DATA, raw, record, recording } from "./lib.mjs";
 
 export const ST_TYPE = "Microsoft.Storage/storageAccounts";
 export const LOCATION = "eastus";
@@ -47,4 +49,19 @@ export async function accountKeys(sm, rg, name) {
   const keys = Object.fromEntries((r.keys ?? []).map((k) => [k.keyName, k.value]));
   for (const v of Object.values(keys)) record("accountKey", v);
   return keys;
+}
+
+/**
+ * The system-assigned identity the identity service holds for a resource id, through
+ * GET /rp/identity/systemAssigned with the RP credential (the operator's view: the key file in
+ * DIR/secrets). Resolves {principalId, clientId, tenantId} or null when there is none.
+ */
+export async function systemIdentity(resourceId) {
+  const key = fs.readFileSync(`${DATA}/secrets/rp.key`, "utf8").trim();
+  const r = await raw(`${AUTHORITY}/rp/identity/systemAssigned?resourceId=${encodeURIComponent(resourceId)}`, {
+    headers: { authorization: `RP ${key}` },
+  });
+  if (r.status === 404) return null;
+  assert.equal(r.status, 200, r.text);
+  return r.body;
 }
