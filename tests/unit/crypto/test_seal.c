@@ -168,7 +168,8 @@ static void test_seal_nomem(void **state)
     assert_int_equal(ck_seal(key, NULL, 0, "x", 1, &out, &outlen), CK_E_NOMEM);
     assert_null(out);
     seal_ok(NULL, "x", 1, &out, &outlen);
-    for (long i = 1; i <= 2; i++) {
+    /* One allocation can fail: the secret's container (its bytes come from the locked pool). */
+    for (long i = 1; i <= 1; i++) {
         ck_alloc_fail_after(i);
         assert_int_equal(ck_open(key, NULL, 0, out, outlen, &pt), CK_E_NOMEM);
         assert_null(pt);
