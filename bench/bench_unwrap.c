@@ -135,8 +135,9 @@ static pid_t spawn_daemon(const char *daemon, const char *dir)
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    /* Every listener on a kernel-chosen port, so that other daemons on the machine do not collide. */
     char *argv[] = {(char *)daemon, "--data", (char *)dir, "--port", "0", "--mi-port", "0", "--vault-ports", "0-0",
-                    "--log-level", "warn", NULL};
+                    "--blob-port", "0", "--log-level", "warn", NULL};
     if (posix_spawn(&pid, daemon, &fa, NULL, argv, environ) != 0)
         die("cannot start the daemon");
     posix_spawn_file_actions_destroy(&fa);
