@@ -20,6 +20,7 @@
  * Usage: bench_blob --daemon PATH [--static PATH] [--azurite DIR|none] [--seconds S] [--conns N]
  *                   [--big-mib M] [--reps R] [--openssl-seconds N] [--keep]
  */
+#include "bench_cpu.h"
 #include "core/codec.h"
 #include "core/fsutil.h"
 #include "core/mem.h"
@@ -69,29 +70,12 @@ static void die(const char *what)
 
 static double cpu_of(pid_t pid)
 {
-    char path[64], buf[1024];
-    unsigned long long ut = 0, st = 0;
-    if (pid <= 0)
-        return 0;
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return 0;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    return bench_cpu_of(pid);
 }
 
 static double self_cpu(void)
 {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-           (double)ru.ru_stime.tv_usec / 1e6;
+    return bench_cpu_self();
 }
 
 static int cmp_double(const void *a, const void *b)

@@ -20,6 +20,7 @@
  * Usage: bench_unwrap --daemon PATH [--seconds S] [--threads N] [--openssl-seconds N] [--keep]
  *   (--openssl-seconds 0 skips the openssl run; --keep leaves the data directory)
  */
+#include "bench_cpu.h"
 #include "core/codec.h"
 #include "core/fsutil.h"
 #include "core/mem.h"
@@ -310,32 +311,15 @@ struct result {
 
 static pid_t daemon_pid;
 
-/* CPU seconds (user + system, all threads) used so far by the daemon. */
+/* CPU seconds used so far by the daemon, and by this process (the clients). */
 static double daemon_cpu_s(void)
 {
-    char path[64], buf[1024];
-    unsigned long long ut = 0, st = 0;
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)daemon_pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    /* Fields after the command name (which ends with the last ')'): state is field 3, utime 14. */
-    const char *p = strrchr(buf, ')');
-    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return 0;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    return bench_cpu_of(daemon_pid);
 }
 
-/* CPU seconds (user + system, all threads) used so far by this process: the clients. */
 static double client_cpu_s(void)
 {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-           (double)ru.ru_stime.tv_usec / 1e6;
+    return bench_cpu_self();
 }
 
 static struct result run_clients(int threads, double seconds, int floor)

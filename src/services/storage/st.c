@@ -116,6 +116,7 @@ int st_new(const struct st_config *cfg, struct st **out)
         goto fail;
     vc.authority = st->authority;
     vc.ca_file = st->ca_file;
+    vc.token_cache = 256; /* bearer tokens verified once until they expire (authz/jwt.h) */
     if ((rc = ck_verifier_new(&vc, &st->verifier)) != CK_OK)
         goto fail;
     if ((rc = ck_access_new(st->arm_endpoint, st->ca_file, st->rp_key, &st->access)) != CK_OK)
