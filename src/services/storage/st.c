@@ -60,7 +60,16 @@ int st_store_open(struct st *st)
     st->objs = &st_objstore_fs;
     if ((rc = st->objs->open_store(st->data_dir, &st->objs_ctx)) != CK_OK)
         return rc;
-    return ck_db_migrate(st->db, st_migrations, (int)(sizeof(st_migrations) / sizeof(st_migrations[0])));
+    rc = ck_db_migrate(st->db, st_migrations, (int)(sizeof(st_migrations) / sizeof(st_migrations[0])));
+    if (rc != CK_OK)
+        return rc;
+    /* A second connection for reads (WAL lets it read while the writer syncs a commit). */
+    path = ck_path_join(st->data_dir, "storage.db");
+    if (path == NULL)
+        return CK_E_NOMEM;
+    rc = ck_db_open(path, &st->rdb);
+    ck_free(path);
+    return rc;
 }
 
 void st_store_close(struct st *st)
@@ -68,6 +77,8 @@ void st_store_close(struct st *st)
     if (st->objs != NULL)
         st->objs->close_store(st->objs_ctx);
     st->objs_ctx = NULL;
+    ck_db_free(st->rdb);
+    st->rdb = NULL;
     ck_db_free(st->db);
     st->db = NULL;
 }

@@ -21,6 +21,9 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Reads go to the read connection when there is one. */
+#define ST_RDB(st) ((st)->rdb != NULL ? (st)->rdb : (st)->db)
+
 #define ST_KID_LABEL "crosskey root key id"
 #define ST_SEAL_LABEL "crosskey storage account-key seal v1"
 #define ST_KEY_AAD "crosskey storage account key v1"
@@ -139,8 +142,8 @@ int st_account_row_get(struct st *st, struct ck_arena *a, const char *name, stru
     struct st_account_row r;
     int rc = CK_E_DB, step;
     memset(&r, 0, sizeof(r));
-    ck_db_lock(st->db);
-    if (ck_db_prepare(st->db, "SELECT " ST_ROW_COLS " FROM accounts WHERE name = ?1", &s) == CK_OK &&
+    ck_db_lock(ST_RDB(st));
+    if (ck_db_prepare(ST_RDB(st), "SELECT " ST_ROW_COLS " FROM accounts WHERE name = ?1", &s) == CK_OK &&
         ck_db_bind_text(s, 1, name) == CK_OK) {
         step = ck_db_step(s);
         if (step == 1)
@@ -149,7 +152,7 @@ int st_account_row_get(struct st *st, struct ck_arena *a, const char *name, stru
             rc = CK_E_NOT_FOUND;
     }
     ck_db_stmt_free(s);
-    ck_db_unlock(st->db);
+    ck_db_unlock(ST_RDB(st));
     if (rc == CK_OK)
         *out = r;
     return rc;
@@ -391,12 +394,12 @@ static int st_blob_copy(struct ck_db_stmt *s, int col, struct ck_bytes *out)
 }
 
 /* Caller holds the store lock. */
-static int st_sealed_read_locked(struct st *st, const char *name, struct st_sealed *x)
+static int st_sealed_read_locked(struct ck_db *db, const char *name, struct st_sealed *x)
 {
     struct ck_db_stmt *s = NULL;
     int rc = CK_E_DB, step;
     memset(x, 0, sizeof(*x));
-    if (ck_db_prepare(st->db, "SELECT key1, key2, aek_wrapped, root_kid FROM accounts WHERE name = ?1", &s) != CK_OK ||
+    if (ck_db_prepare(db, "SELECT key1, key2, aek_wrapped, root_kid FROM accounts WHERE name = ?1", &s) != CK_OK ||
         ck_db_bind_text(s, 1, name) != CK_OK)
         goto out;
     step = ck_db_step(s);
@@ -435,9 +438,9 @@ int st_account_keys(struct st *st, const char *name, struct ck_secret **key1, st
     struct st_sealed x;
     struct ck_secret *seal = NULL, *k1 = NULL, *k2 = NULL;
     int rc;
-    ck_db_lock(st->db);
-    rc = st_sealed_read_locked(st, name, &x);
-    ck_db_unlock(st->db);
+    ck_db_lock(ST_RDB(st));
+    rc = st_sealed_read_locked(ST_RDB(st), name, &x);
+    ck_db_unlock(ST_RDB(st));
     if (rc != CK_OK)
         return rc;
     if ((rc = st_kid_check(st, name, x.kid)) != CK_OK || (rc = st_seal_key(st->root_key, &seal)) != CK_OK)
@@ -554,9 +557,9 @@ int st_account_aek(struct st *st, const char *name, struct ck_secret **aek)
     int rc;
     if ((*aek = st_aek_cached(st, name)) != NULL)
         return CK_OK;
-    ck_db_lock(st->db);
-    rc = st_sealed_read_locked(st, name, &x);
-    ck_db_unlock(st->db);
+    ck_db_lock(ST_RDB(st));
+    rc = st_sealed_read_locked(ST_RDB(st), name, &x);
+    ck_db_unlock(ST_RDB(st));
     if (rc != CK_OK)
         return rc;
     if ((rc = st_kid_check(st, name, x.kid)) != CK_OK)
@@ -824,7 +827,7 @@ int st_root_rotate(const char *storage_dir, const struct ck_secret *old_root, co
     }
     for (int i = 0; i < n; i++) {
         struct st_sealed x;
-        if ((rc = st_sealed_read_locked(&st, names[i], &x)) != CK_OK)
+        if ((rc = st_sealed_read_locked(st.db, names[i], &x)) != CK_OK)
             goto unlock;
         rc = st_rewrap_row(st.db, names[i], &x, old_root, new_root, new_kid);
         st_sealed_cleanup(&x);

@@ -282,8 +282,8 @@ static int st_inline_load(struct st *st, struct st_open_part *op)
 {
     struct ck_db_stmt *q = NULL;
     int rc = CK_E_NOT_FOUND;
-    ck_db_lock(st->db);
-    if (ck_db_prepare(st->db, "SELECT data FROM parts WHERE id = ?1", &q) == CK_OK && ck_db_bind_text(q, 1, op->p.id) == CK_OK &&
+    ck_db_lock((st->rdb != NULL ? st->rdb : st->db));
+    if (ck_db_prepare((st->rdb != NULL ? st->rdb : st->db), "SELECT data FROM parts WHERE id = ?1", &q) == CK_OK && ck_db_bind_text(q, 1, op->p.id) == CK_OK &&
         ck_db_step(q) == 1) {
         size_t n = 0;
         const void *d = ck_db_col_blob(q, 0, &n);
@@ -294,7 +294,7 @@ static int st_inline_load(struct st *st, struct st_open_part *op)
         }
     }
     ck_db_stmt_free(q);
-    ck_db_unlock(st->db);
+    ck_db_unlock((st->rdb != NULL ? st->rdb : st->db));
     return rc;
 }
 

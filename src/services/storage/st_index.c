@@ -10,6 +10,9 @@
 
 #include <string.h>
 
+/* Reads go to the read connection when there is one (tests may run with the writer alone). */
+#define ST_RDB(st) ((st)->rdb != NULL ? (st)->rdb : (st)->db)
+
 #define ST_BLOB_COLS                                                                                              \
     "name, version_id, etag, content_type, content_encoding, content_language, content_disposition,"           \
     " cache_control, content_md5, size, created, last_modified, metadata, parts"
@@ -339,8 +342,8 @@ int st_container_get(struct st *st, struct ck_arena *a, const char *account, con
     struct ck_db_stmt *q = NULL;
     const char *v[] = {account, name};
     int rc = CK_E_DB, s;
-    ck_db_lock(st->db);
-    if (ck_db_prepare(st->db, "SELECT name, etag, last_modified, metadata FROM containers WHERE account = ?1 AND name = ?2",
+    ck_db_lock(ST_RDB(st));
+    if (ck_db_prepare(ST_RDB(st), "SELECT name, etag, last_modified, metadata FROM containers WHERE account = ?1 AND name = ?2",
                       &q) != CK_OK ||
         st_bind_all(q, 2, v) != CK_OK)
         goto out;
@@ -353,7 +356,7 @@ int st_container_get(struct st *st, struct ck_arena *a, const char *account, con
     }
 out:
     ck_db_stmt_free(q);
-    ck_db_unlock(st->db);
+    ck_db_unlock(ST_RDB(st));
     return rc;
 }
 
@@ -496,8 +499,8 @@ int st_container_list(struct st *st, struct ck_arena *a, const char *account, co
     int rc = CK_E_DB, s;
     if (c == NULL)
         return CK_E_NOMEM;
-    ck_db_lock(st->db);
-    if (ck_db_prepare(st->db,
+    ck_db_lock(ST_RDB(st));
+    if (ck_db_prepare(ST_RDB(st),
                       "SELECT name, etag, last_modified, metadata FROM containers WHERE account = ?1 AND name > ?2"
                       " AND name >= ?3 AND substr(name, 1, length(?3)) = ?3 ORDER BY name LIMIT ?4",
                       &q) != CK_OK)
@@ -512,7 +515,7 @@ int st_container_list(struct st *st, struct ck_arena *a, const char *account, co
     rc = CK_OK;
 out:
     ck_db_stmt_free(q);
-    ck_db_unlock(st->db);
+    ck_db_unlock(ST_RDB(st));
     return rc;
 }
 
@@ -545,13 +548,13 @@ static int st_blob_row(struct ck_arena *a, struct ck_db_stmt *q, struct st_blob 
 }
 
 /* Reads the current version inside a transaction (lock held). */
-static int st_blob_get_locked(struct st *st, struct ck_arena *a, const char *account, const char *container,
+static int st_blob_get_locked(struct ck_db *db, struct ck_arena *a, const char *account, const char *container,
                               const char *name, struct st_blob *out)
 {
     struct ck_db_stmt *q = NULL;
     const char *v[] = {account, container, name};
     int rc = CK_E_DB, s;
-    if (ck_db_prepare(st->db, "SELECT " ST_BLOB_COLS " FROM blobs WHERE account = ?1 AND container = ?2 AND name = ?3",
+    if (ck_db_prepare(db, "SELECT " ST_BLOB_COLS " FROM blobs WHERE account = ?1 AND container = ?2 AND name = ?3",
                       &q) != CK_OK ||
         st_bind_all(q, 3, v) != CK_OK)
         goto out;
@@ -569,9 +572,9 @@ int st_blob_get(struct st *st, struct ck_arena *a, const char *account, const ch
                 struct st_blob *out)
 {
     int rc;
-    ck_db_lock(st->db);
-    rc = st_blob_get_locked(st, a, account, container, name, out);
-    ck_db_unlock(st->db);
+    ck_db_lock(ST_RDB(st));
+    rc = st_blob_get_locked(ST_RDB(st), a, account, container, name, out);
+    ck_db_unlock(ST_RDB(st));
     return rc;
 }
 
@@ -587,7 +590,7 @@ static int st_container_exists_locked(struct st *st, const char *account, const 
     return s;
 }
 
-static int st_block_list_locked(struct st *st, struct ck_arena *a, const char *account, const char *container,
+static int st_block_list_locked(struct ck_db *db, struct ck_arena *a, const char *account, const char *container,
                                 const char *blob, struct st_block **out, size_t *n);
 
 /* 1 when a parts row with this id exists, 0 when not, -1 on a store error (lock held). */
@@ -668,7 +671,7 @@ static int st_blob_commit_body(struct st *st, void *arg, struct st_dropped *d)
         x->missing_container = ex == 0;
         goto out;
     }
-    rc = st_blob_get_locked(st, a, x->account, x->container, b->name, &old);
+    rc = st_blob_get_locked(st->db, a, x->account, x->container, b->name, &old);
     if (rc != CK_OK && rc != CK_E_NOT_FOUND)
         goto out;
     have_old = rc == CK_OK;
@@ -694,7 +697,7 @@ static int st_blob_commit_body(struct st *st, void *arg, struct st_dropped *d)
             if (!st_part_listed(b->parts, b->nparts, old.parts[i].id) && st_drop_parts(st, &old.parts[i], 1, d) != CK_OK)
                 goto out;
     /* Staged blocks: those the new version uses become its parts; the rest are discarded. */
-    if (st_block_list_locked(st, a, x->account, x->container, b->name, &blocks, &nblocks) != CK_OK)
+    if (st_block_list_locked(st->db, a, x->account, x->container, b->name, &blocks, &nblocks) != CK_OK)
         goto out;
     for (size_t i = 0; i < nblocks; i++)
         if (!(x->from_blocks && st_part_listed(b->parts, b->nparts, blocks[i].part.id)) &&
@@ -731,7 +734,7 @@ static int st_blob_update_body(struct st *st, void *arg, struct st_dropped *d)
     (void)d;
     if (a == NULL)
         return CK_E_NOMEM;
-    if ((rc = st_blob_get_locked(st, a, x->account, x->container, b->name, &cur)) != CK_OK)
+    if ((rc = st_blob_get_locked(st->db, a, x->account, x->container, b->name, &cur)) != CK_OK)
         goto out;
     if ((rc = st_cond_to_rc(st_cond_eval(x->cond, cur.etag, cur.last_modified, 0))) != CK_OK)
         goto out;
@@ -771,7 +774,7 @@ static int st_blob_delete_body(struct st *st, void *arg, struct st_dropped *d)
     int rc;
     if (a == NULL)
         return CK_E_NOMEM;
-    if ((rc = st_blob_get_locked(st, a, x->account, x->container, x->name, &cur)) != CK_OK)
+    if ((rc = st_blob_get_locked(st->db, a, x->account, x->container, x->name, &cur)) != CK_OK)
         goto out;
     if ((rc = st_cond_to_rc(st_cond_eval(x->cond, cur.etag, cur.last_modified, 0))) != CK_OK)
         goto out;
@@ -803,8 +806,8 @@ int st_blob_list(struct st *st, struct ck_arena *a, const char *account, const c
     int rc = CK_E_DB, s = 0;
     if (b == NULL)
         return CK_E_NOMEM;
-    ck_db_lock(st->db);
-    if (ck_db_prepare(st->db,
+    ck_db_lock(ST_RDB(st));
+    if (ck_db_prepare(ST_RDB(st),
                       "SELECT " ST_BLOB_COLS " FROM blobs WHERE account = ?1 AND container = ?2 AND name > ?3"
                       " AND name >= ?4 AND substr(name, 1, length(?4)) = ?4 ORDER BY name LIMIT ?5",
                       &q) != CK_OK)
@@ -823,13 +826,13 @@ int st_blob_list(struct st *st, struct ck_arena *a, const char *account, const c
     rc = CK_OK;
 out:
     ck_db_stmt_free(q);
-    ck_db_unlock(st->db);
+    ck_db_unlock(ST_RDB(st));
     return rc;
 }
 
 /* ---- staged blocks ---- */
 
-static int st_block_list_locked(struct st *st, struct ck_arena *a, const char *account, const char *container,
+static int st_block_list_locked(struct ck_db *db, struct ck_arena *a, const char *account, const char *container,
                                 const char *blob, struct st_block **out, size_t *n)
 {
     struct ck_db_stmt *q = NULL;
@@ -839,7 +842,7 @@ static int st_block_list_locked(struct st *st, struct ck_arena *a, const char *a
     int rc = CK_E_DB, s;
     if (b == NULL)
         return CK_E_NOMEM;
-    if (ck_db_prepare(st->db,
+    if (ck_db_prepare(db,
                       "SELECT b.block_id, b.size, p.id, p.salt, p.size, p.seg_size, p.data IS NOT NULL FROM blocks b"
                       " JOIN parts p ON p.id = b.part"
                       " WHERE b.account = ?1 AND b.container = ?2 AND b.blob = ?3 ORDER BY b.created, b.rowid",
@@ -888,9 +891,9 @@ int st_block_list(struct st *st, struct ck_arena *a, const char *account, const 
                   struct st_block **out, size_t *n)
 {
     int rc;
-    ck_db_lock(st->db);
-    rc = st_block_list_locked(st, a, account, container, blob, out, n);
-    ck_db_unlock(st->db);
+    ck_db_lock(ST_RDB(st));
+    rc = st_block_list_locked(ST_RDB(st), a, account, container, blob, out, n);
+    ck_db_unlock(ST_RDB(st));
     return rc;
 }
 
@@ -914,7 +917,7 @@ static int st_block_put_body(struct st *st, void *arg, struct st_dropped *d)
         rc = ex == 0 ? CK_E_NOT_FOUND : CK_E_DB;
         goto out;
     }
-    if (st_block_list_locked(st, a, x->account, x->container, x->blob, &blocks, &n) != CK_OK)
+    if (st_block_list_locked(st->db, a, x->account, x->container, x->blob, &blocks, &n) != CK_OK)
         goto out;
     for (size_t i = 0; i < n; i++) {
         if (strlen(blocks[i].id) != strlen(x->block_id)) {

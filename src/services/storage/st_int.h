@@ -28,7 +28,8 @@ struct st {
     struct ck_secret *root_key;
     struct ck_secret *rp_key;
     struct ck_secret *operator_key;
-    struct ck_db *db;
+    struct ck_db *db;  /* writes: every change goes through the group commit (st_index.c) */
+    struct ck_db *rdb; /* reads, on their own connection: they never wait for a commit's sync */
     const struct st_objstore_ops *objs; /* where parts' bytes live (st_objstore.h) */
     void *objs_ctx;
     struct ck_verifier *verifier;
