@@ -240,6 +240,12 @@ char *cli_fmt(struct cli_ctx *ctx, const char *fmt, ...) __attribute__((format(p
 json_t *cli_json_arg(struct cli_ctx *ctx, const char *flag, const char *text);
 /* Follows "@odata.nextLink"/"nextLink" pages of a list; returns an array (caller decrefs). */
 int cli_list(struct cli_ctx *ctx, enum cli_api api, const char *path, json_t **out);
+/* An ARM resource by name: a GET of item (a path with its api-version) when the group is known
+ * (item not NULL), else the first element of list whose name matches without regard to case.
+ * Prints "(ResourceNotFound) <what> '<name>' was not found ..." when there is none. Caller decrefs
+ * *out. Returns an exit code. */
+int cli_arm_find(struct cli_ctx *ctx, const char *item, const char *list, const char *name, const char *what,
+                 json_t **out);
 /* Fetches one page (url: the first path, then each nextLink) into *body, or returns an exit code
  * (printed). */
 typedef int (*cli_page_fn)(struct cli_ctx *ctx, void *arg, const char *url, json_t **body);

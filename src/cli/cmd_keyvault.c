@@ -68,33 +68,12 @@ static const char *cli_kv_list_path(struct cli_ctx *ctx, const char *sub, const 
 int cli_kv_vault_get(struct cli_ctx *ctx, const char *name, const char *rg, json_t **vault)
 {
     const char *sub = cli_require_sub(ctx);
-    json_t *list = NULL, *v;
-    size_t i;
-    int rc;
-
     *vault = NULL;
     if (sub == NULL)
         return CLI_EXIT_ERR;
-    if (rg != NULL)
-        return cli_call_ok(ctx, CLI_API_ARM, "GET",
-                           cli_fmt(ctx, "%s?api-version=" CLI_API_KV_ARM, cli_kv_vault_path(ctx, sub, rg, name)), NULL,
-                           vault);
-    rc = cli_list(ctx, CLI_API_ARM, cli_kv_list_path(ctx, sub, NULL), &list);
-    if (rc != CLI_EXIT_OK)
-        return rc;
-    json_array_foreach(list, i, v) {
-        const char *n = ck_json_str(v, "name");
-        if (n != NULL && strcasecmp(n, name) == 0) {
-            *vault = json_incref(v);
-            break;
-        }
-    }
-    json_decref(list);
-    if (*vault == NULL) {
-        cli_err("(ResourceNotFound) The Vault '%s' not found within subscription.", name);
-        return CLI_EXIT_NOTFOUND;
-    }
-    return CLI_EXIT_OK;
+    return cli_arm_find(ctx,
+                        rg ? cli_fmt(ctx, "%s?api-version=" CLI_API_KV_ARM, cli_kv_vault_path(ctx, sub, rg, name)) : NULL,
+                        cli_kv_list_path(ctx, sub, NULL), name, "Vault", vault);
 }
 
 /* Reads --retention-days into *days (0 when absent). Returns CLI_EXIT_OK or CLI_EXIT_USAGE. */

@@ -85,32 +85,11 @@ static int cli_st_emit(struct cli_ctx *ctx, json_t *v, const char *table_expr)
 static int cli_st_get(struct cli_ctx *ctx, const char *name, const char *rg, json_t **acct)
 {
     const char *sub = cli_require_sub(ctx);
-    json_t *list = NULL, *v;
-    size_t i;
-    int rc;
-
     *acct = NULL;
     if (sub == NULL)
         return CLI_EXIT_ERR;
-    if (rg != NULL)
-        return cli_call_ok(ctx, CLI_API_ARM, "GET",
-                           cli_fmt(ctx, "%s?api-version=" CLI_API_ST, cli_st_path(ctx, sub, rg, name)), NULL, acct);
-    rc = cli_list(ctx, CLI_API_ARM, cli_st_list_path(ctx, sub, NULL), &list);
-    if (rc != CLI_EXIT_OK)
-        return rc;
-    json_array_foreach(list, i, v) {
-        const char *n = ck_json_str(v, "name");
-        if (n != NULL && strcasecmp(n, name) == 0) {
-            *acct = json_incref(v);
-            break;
-        }
-    }
-    json_decref(list);
-    if (*acct == NULL) {
-        cli_err("(ResourceNotFound) The storage account '%s' was not found in the subscription.", name);
-        return CLI_EXIT_NOTFOUND;
-    }
-    return CLI_EXIT_OK;
+    return cli_arm_find(ctx, rg ? cli_fmt(ctx, "%s?api-version=" CLI_API_ST, cli_st_path(ctx, sub, rg, name)) : NULL,
+                        cli_st_list_path(ctx, sub, NULL), name, "storage account", acct);
 }
 
 /* The ARM id of the account the flag (name or account-name) names, in the arena. */

@@ -513,3 +513,30 @@ int cli_run_list(struct cli_ctx *ctx, enum cli_api api, const char *path, int fl
     int rc = cli_list(ctx, api, path, &out);
     return cli_emit(ctx, rc, out, flat);
 }
+
+int cli_arm_find(struct cli_ctx *ctx, const char *item, const char *list, const char *name, const char *what,
+                 json_t **out)
+{
+    json_t *all = NULL, *v;
+    size_t i;
+    int rc;
+    *out = NULL;
+    if (item != NULL)
+        return cli_call_ok(ctx, CLI_API_ARM, "GET", item, NULL, out);
+    rc = cli_list(ctx, CLI_API_ARM, list, &all);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    json_array_foreach(all, i, v) {
+        const char *n = ck_json_str(v, "name");
+        if (n != NULL && strcasecmp(n, name) == 0) {
+            *out = json_incref(v);
+            break;
+        }
+    }
+    json_decref(all);
+    if (*out == NULL) {
+        cli_err("(ResourceNotFound) The %s '%s' was not found within the subscription.", what, name);
+        return CLI_EXIT_NOTFOUND;
+    }
+    return CLI_EXIT_OK;
+}
