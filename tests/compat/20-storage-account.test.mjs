@@ -177,6 +177,11 @@ it("customer-managed key shape: user-assigned identity, keySource Microsoft.Keyv
       requireInfrastructureEncryption: false,
     },
   });
+  // The federated client id needs the feature, then the provider registered again (seed flow).
+  await rejectsArm(createAccount(s.sm, s.rg, name, body), 400, "SubscriptionNotRegisteredForFeature");
+  await s.a.features.features.register("Microsoft.Storage", "FederatedClientIdentity");
+  await rejectsArm(createAccount(s.sm, s.rg, name, body), 400, "SubscriptionNotRegisteredForFeature");
+  await s.a.resources.providers.register("Microsoft.Storage");
   const a = await createAccount(s.sm, s.rg, name, body);
   const ctx = JSON.stringify(a);
   assert.equal(a.identity?.type, "UserAssigned", ctx);

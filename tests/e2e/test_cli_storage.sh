@@ -163,6 +163,13 @@ out_is keys_tsv "$K2"
 run uami 0 identity create -n uami1 -g rg1
 UAMI=$(jget "$work/uami.out" id); UPID=$(jget "$work/uami.out" principalId)
 APP=6f1e7a62-4c1b-4d55-9b1a-0d3d1c0e9a11
+# A federated client id needs the feature FederatedClientIdentity and the provider registered after it.
+run nofeat 1 storage account update -n acct1 -g rg1 --identity-type UserAssigned --user-identity-id "$UAMI" \
+    --encryption-key-source Microsoft.Keyvault --encryption-key-name cmk --encryption-key-vault https://custvault.vault.azure.net \
+    --key-vault-user-identity-id "$UAMI" --key-vault-federated-client-id "$APP"
+grep_err nofeat SubscriptionNotRegisteredForFeature
+run feat 0 feature register --namespace Microsoft.Storage --name FederatedClientIdentity
+run prov 0 provider register --namespace Microsoft.Storage
 run cmk 0 storage account update -n acct1 -g rg1 --identity-type UserAssigned --user-identity-id "$UAMI" \
     --encryption-key-source Microsoft.Keyvault --encryption-key-name cmk --encryption-key-vault https://custvault.vault.azure.net \
     --key-vault-user-identity-id "$UAMI" --key-vault-federated-client-id "$APP"

@@ -11,7 +11,16 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
+
+/* Wall-clock milliseconds (the test clock's offset included), to order registrations. */
+static int64_t arm_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + (ck_time_now() - (int64_t)ts.tv_sec) * 1000;
+}
 
 #define ARM_RG_NAME_MAX 90
 
@@ -469,12 +478,15 @@ void arm_handle_providers(struct arm_call *c)
         return;
     }
     state = reg ? "Registered" : "Unregistered";
-    const char *p[3] = {sub.id, spelling, state};
+    char ms[32];
+    snprintf(ms, sizeof(ms), "%lld", (long long)arm_now_ms());
+    const char *p[4] = {sub.id, spelling, state, reg ? ms : NULL};
     ck_db_lock(c->arm->db);
     int rc = ck_db_run(c->arm->db,
-                       "INSERT INTO providers (sub_id, ns_lc, ns, state) VALUES (?1, lower(?2), ?2, ?3)"
-                       " ON CONFLICT (sub_id, ns_lc) DO UPDATE SET state = excluded.state",
-                       3, p);
+                       "INSERT INTO providers (sub_id, ns_lc, ns, state, registered_ms) VALUES (?1, lower(?2), ?2, ?3, ?4)"
+                       " ON CONFLICT (sub_id, ns_lc) DO UPDATE SET state = excluded.state,"
+                       " registered_ms = excluded.registered_ms",
+                       4, p);
     ck_db_unlock(c->arm->db);
     if (rc != CK_OK) {
         arm_reply_db_error(c);
@@ -596,13 +608,19 @@ void arm_handle_features(struct arm_call *c)
             goto out;
     }
     if (n == 9) {
-        state = arm_ieq(s[8], "register") ? "Registered" : "Unregistered";
-        const char *p[4] = {sub.id, sp_ns, sp_name, state};
+        int reg = arm_ieq(s[8], "register");
+        char ms[32];
+        state = reg ? "Registered" : "Unregistered";
+        snprintf(ms, sizeof(ms), "%lld", (long long)arm_now_ms());
+        const char *p[5] = {sub.id, sp_ns, sp_name, state, reg ? ms : NULL};
+        /* Registering again keeps the first registration time. */
         if (ck_db_run(c->arm->db,
-                      "INSERT INTO features (sub_id, ns_lc, name_lc, ns, name, state)"
-                      " VALUES (?1, lower(?2), lower(?3), ?2, ?3, ?4)"
-                      " ON CONFLICT (sub_id, ns_lc, name_lc) DO UPDATE SET state = excluded.state",
-                      4, p) != CK_OK)
+                      "INSERT INTO features (sub_id, ns_lc, name_lc, ns, name, state, registered_ms)"
+                      " VALUES (?1, lower(?2), lower(?3), ?2, ?3, ?4, ?5)"
+                      " ON CONFLICT (sub_id, ns_lc, name_lc) DO UPDATE SET state = excluded.state,"
+                      " registered_ms = CASE WHEN excluded.registered_ms IS NULL THEN NULL"
+                      " ELSE coalesce(features.registered_ms, excluded.registered_ms) END",
+                      5, p) != CK_OK)
             goto out;
     }
     rc = CK_OK;

@@ -169,27 +169,34 @@ out:
     json_decref(body);
 }
 
-/* GET /rp/arm/features?subscriptionId=..&namespace=..&name=.. -> {"state"}. */
+/* GET /rp/arm/features?subscriptionId=..&namespace=..&name=.. -> {"state", "effective"}: effective
+ * when the feature is Registered and the namespace's provider was registered again after it (the
+ * provider only learns of a feature at its registration, as in Azure). */
 static void arm_feature_state_api(struct arm_call *c)
 {
     const char *sub = ck_req_query(c->req, "subscriptionId"), *ns = ck_req_query(c->req, "namespace"),
                *name = ck_req_query(c->req, "name");
     struct ck_db_stmt *st = NULL;
     char *state = NULL;
-    int s = -1;
+    int s = -1, effective = 0;
     if (sub == NULL || ns == NULL || name == NULL) {
         arm_reply_error(c, 400, "InvalidRequestContent", "'subscriptionId', 'namespace' and 'name' are required.");
         return;
     }
     ck_db_lock(c->arm->db);
     if (ck_db_prepare(c->arm->db,
-                      "SELECT state FROM features WHERE sub_id = lower(?1) AND ns_lc = lower(?2) AND name_lc = lower(?3)",
+                      "SELECT f.state, f.state = 'Registered' AND p.state = 'Registered' AND f.registered_ms IS NOT NULL"
+                      " AND p.registered_ms IS NOT NULL AND p.registered_ms >= f.registered_ms"
+                      " FROM features f LEFT JOIN providers p ON p.sub_id = f.sub_id AND p.ns_lc = f.ns_lc"
+                      " WHERE lower(f.sub_id) = lower(?1) AND f.ns_lc = lower(?2) AND f.name_lc = lower(?3)",
                       &st) == CK_OK &&
         ck_db_bind_text(st, 1, sub) == CK_OK && ck_db_bind_text(st, 2, ns) == CK_OK &&
         ck_db_bind_text(st, 3, name) == CK_OK) {
         s = ck_db_step(st);
-        if (s == 1)
+        if (s == 1) {
             state = ck_arena_strdup(c->a, ck_db_col_text(st, 0));
+            effective = ck_db_col_int64(st, 1) != 0;
+        }
     }
     ck_db_stmt_free(st);
     ck_db_unlock(c->arm->db);
@@ -197,7 +204,7 @@ static void arm_feature_state_api(struct arm_call *c)
         arm_reply_db_error(c);
         return;
     }
-    arm_reply_json(c, 200, json_pack("{s:s}", "state", state ? state : "NotRegistered"));
+    arm_reply_json(c, 200, json_pack("{s:s,s:b}", "state", state ? state : "NotRegistered", "effective", effective));
 }
 
 void arm_handle_internal(struct arm_call *c)

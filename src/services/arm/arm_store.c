@@ -31,6 +31,10 @@ static const char *const arm_migrations[] = {
     "CREATE INDEX role_assignments_principal ON role_assignments (principal_id);"
     "CREATE TABLE resources (id_lc TEXT PRIMARY KEY, id TEXT NOT NULL, type TEXT NOT NULL, sub_id TEXT NOT NULL,"
     " rg_lc TEXT, api_version TEXT, created_at INTEGER NOT NULL);",
+    /* When a feature was registered and when its provider was last registered (ms): a feature takes
+     * effect for the provider only once the provider is registered again after it. */
+    "ALTER TABLE features ADD COLUMN registered_ms INTEGER;"
+    "ALTER TABLE providers ADD COLUMN registered_ms INTEGER;",
 };
 
 int arm_store_open(struct arm *arm, const char *data_dir)

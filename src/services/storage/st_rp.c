@@ -155,6 +155,52 @@ static int st_rp_call(struct st *st, struct ck_arena *a, const char *method, con
     return rc;
 }
 
+#define ST_FIC_FEATURE "FederatedClientIdentity"
+
+/*
+ * Cross-tenant keys (encryption.identity.federatedIdentityClientId) need the subscription's feature
+ * Microsoft.Storage/FederatedClientIdentity registered and the provider registered again after it
+ * (the procedure's preview step; ARM answers whether both happened). Returns 1, or 0 after
+ * answering.
+ */
+static int st_fic_feature_ok(struct st *st, struct ck_arena *a, struct ck_resp *resp, const char *sub)
+{
+    char *esub = ck_url_encode(sub);
+    char *url = esub ? ck_arena_printf(a, "%s/rp/arm/features?subscriptionId=%s&namespace=Microsoft.Storage&name=" ST_FIC_FEATURE,
+                                       st->arm_endpoint, esub)
+                     : NULL;
+    json_t *out = NULL;
+    long status = 0;
+    int ok = 0;
+    ck_free(esub);
+    if (url == NULL) {
+        st_internal_error(resp);
+        return 0;
+    }
+    if (st_rp_call(st, a, "GET", url, NULL, &status, &out) != CK_OK || status != 200 || out == NULL) {
+        st_arm_error(resp, 503, "ServiceUnavailable", "The resource manager could not say whether the subscription has "
+                                                      "registered the feature Microsoft.Storage/" ST_FIC_FEATURE "; try again.");
+        json_decref(out);
+        return 0;
+    }
+    const char *state = ck_json_str(out, "state");
+    if (json_is_true(json_object_get(out, "effective")))
+        ok = 1;
+    else if (state != NULL && strcmp(state, "Registered") == 0)
+        st_arm_error(resp, 400, "SubscriptionNotRegisteredForFeature",
+                     "The subscription %.64s has registered the feature Microsoft.Storage/" ST_FIC_FEATURE
+                     ", but the provider Microsoft.Storage has not been registered again since: run 'az provider "
+                     "register --namespace Microsoft.Storage', then retry.", sub);
+    else
+        st_arm_error(resp, 400, "SubscriptionNotRegisteredForFeature",
+                     "encryption.identity.federatedIdentityClientId needs the subscription %.64s to register the feature "
+                     "Microsoft.Storage/" ST_FIC_FEATURE " ('az feature register --namespace Microsoft.Storage --name "
+                     ST_FIC_FEATURE "') and then the provider again ('az provider register --namespace "
+                     "Microsoft.Storage'); the feature is %.32s.", sub, state ? state : "NotRegistered");
+    json_decref(out);
+    return ok;
+}
+
 /* The caller of the forwarded request, as ARM names it. */
 struct st_caller {
     const char *oid, *tid, *home;
@@ -1042,6 +1088,13 @@ static void st_rp_write(struct st *st, struct ck_req *req, struct ck_resp *resp,
     if ((enc = st_encryption_apply(a, resp, exists ? cur_enc : NULL, ck_json_get_ci(props_in, "encryption"), identity,
                                    now)) == NULL)
         goto out;
+    /* A federated client id that this request sets or changes needs the feature. */
+    {
+        const char *fc = ck_json_str(json_object_get(enc, "identity"), "federatedIdentityClientId");
+        const char *was = exists ? ck_json_str(json_object_get(cur_enc, "identity"), "federatedIdentityClientId") : NULL;
+        if (fc != NULL && (was == NULL || strcasecmp(fc, was) != 0) && !st_fic_feature_ok(st, a, resp, p->sub))
+            goto out;
+    }
     if ((props = st_props_apply(resp, exists ? cur_props : NULL, props_in)) == NULL)
         goto out;
     /* Every check has passed. A system-assigned identity the account is to get is made now, before

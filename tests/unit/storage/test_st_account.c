@@ -459,6 +459,21 @@ static void test_identity_encryption(void **state)
                          "\"https://custvault.vault.azure.net\"},\"identity\":{\"userAssignedIdentity\":\"%s\","
                          "\"federatedIdentityClientId\":\"%s\"},\"requireInfrastructureEncryption\":false}}}",
                          u1c, u1c, app);
+    /* A federated client id needs Microsoft.Storage/FederatedClientIdentity, then the provider
+     * registered again; until both, nothing is created. */
+    long before = sf_count("accounts");
+    sf_arm_err(sf_arm(T.armtok, "PUT", P("%s?api-version=" SF_API, sf_acct_path(&T, "rg1", "cmkacct1")), body), 400,
+               "SubscriptionNotRegisteredForFeature");
+    json_decref(sf_arm_ok(T.armtok, "POST",
+                          P("/subscriptions/%s/providers/Microsoft.Features/providers/Microsoft.Storage/features/"
+                            "FederatedClientIdentity/register?api-version=2021-07-01", T.sub),
+                          NULL, 200));
+    sf_arm_err(sf_arm(T.armtok, "PUT", P("%s?api-version=" SF_API, sf_acct_path(&T, "rg1", "cmkacct1")), body), 400,
+               "SubscriptionNotRegisteredForFeature");
+    assert_int_equal(sf_count("accounts"), before);
+    json_decref(sf_arm_ok(T.armtok, "POST",
+                          P("/subscriptions/%s/providers/Microsoft.Storage/register?api-version=2021-04-01", T.sub), NULL,
+                          200));
     json_t *o = sf_account_put(&T, "rg1", "cmkacct1", body, 201);
     json_t *id = ck_json_obj(o, "identity");
     assert_string_equal(ck_json_str(id, "type"), "UserAssigned");
