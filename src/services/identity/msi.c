@@ -411,6 +411,64 @@ out:
     json_decref(body);
 }
 
+static void mi_reply_token(struct ck_resp *resp, const struct msi_row *r, const char *res, const struct ck_secret *token,
+                           int64_t exp);
+static void mi_error(struct ck_resp *resp, int status, const char *error, const char *desc);
+
+/*
+ * POST /rp/identity/token {"identityId","resource"}: a token for a managed identity, for a resource
+ * service acting as that identity (the storage service reaching a customer's vault, DESIGN.md
+ * section 2). identityId is a user-assigned identity's ARM id, or the ARM id of a resource with a
+ * system-assigned identity. The caller holds the RP credential and answers for having checked
+ * that the identity is assigned to the resource it acts for. Answers the managed-identity token
+ * shape (docs/internal-api.md).
+ */
+static void msi_rp_token(struct idp *idp, struct ck_req *req, struct ck_resp *resp)
+{
+    struct ck_arena *a = ck_req_arena(req);
+    size_t len;
+    char err[256];
+    const char *text = ck_req_body(req, &len);
+    json_t *body = ck_json_parse_object(text, len, err, sizeof(err));
+    struct msi_row r;
+    struct idp_sp sp;
+    struct ck_secret *token = NULL;
+    int64_t exp = 0;
+    if (body == NULL) {
+        idp_arm_error(req, resp, 400, "InvalidRequestContent",
+                      "The request content was invalid and could not be deserialized: %s.", len ? err : "empty body");
+        return;
+    }
+    const char *id = ck_json_str(body, "identityId"), *resource = ck_json_str(body, "resource");
+    if (id == NULL || strlen(id) > 1000 || resource == NULL || *resource == '\0' || strlen(resource) > 600) {
+        idp_arm_error(req, resp, 400, "InvalidRequestContent", "identityId and resource are required strings.");
+        goto out;
+    }
+    char *lower = ck_arena_strdup(a, id);
+    for (char *q = lower; q && *q; q++)
+        *q = (char)tolower((unsigned char)*q);
+    struct msi_sa_res res;
+    int found = lower != NULL && msi_find(idp, a, "id_lower", lower, 0, &r) == CK_OK;
+    if (!found && msi_sa_parse(a, id, &res) == 0)
+        found = msi_find(idp, a, "id_lower", res.id_lower, 1, &r) == CK_OK;
+    if (!found || idp_sp_by_object_id(idp, a, r.principal_id, &sp) != CK_OK) {
+        idp_arm_error(req, resp, 404, "ResourceNotFound", "No managed identity %.200s.", id);
+        goto out;
+    }
+    char *aud = ck_arena_strdup(a, resource);
+    size_t al = aud ? strlen(aud) : 0;
+    if (al > 9 && strcmp(aud + al - 9, "/.default") == 0)
+        aud[al - 9] = '\0';
+    if (aud == NULL || idp_mint(idp, r.tenant_id, &sp, aud, "2", r.arm_id, IDP_MI_TOKEN_LIFETIME, &token, &exp) != CK_OK) {
+        idp_arm_error(req, resp, 500, "InternalError", "The token could not be issued.");
+        goto out;
+    }
+    mi_reply_token(resp, &r, aud, token, exp);
+    ck_secret_free(token);
+out:
+    json_decref(body);
+}
+
 void idp_handle_rp(struct idp *idp, struct ck_req *req, struct ck_resp *resp)
 {
     struct ck_arena *a = ck_req_arena(req);
@@ -432,6 +490,13 @@ void idp_handle_rp(struct idp *idp, struct ck_req *req, struct ck_resp *resp)
     }
     if (strcasecmp(path, "/systemAssigned") == 0) {
         msi_sa_handle(idp, req, resp);
+        return;
+    }
+    if (strcmp(path, "/token") == 0) {
+        if (strcmp(method, "POST") != 0)
+            idp_arm_error(req, resp, 405, "MethodNotAllowed", "Method %s is not allowed.", method);
+        else
+            msi_rp_token(idp, req, resp);
         return;
     }
     if (msi_parse(a, path, &p) != 0) {
@@ -593,13 +658,39 @@ static int mi_select(struct idp *idp, struct ck_arena *a, const char *wid, const
     return rc;
 }
 
+/* Writes the managed-identity token answer (App Service and IMDS shape): the token is spliced into
+ * wiped memory so that no unwiped copy of it is left behind. */
+static void mi_reply_token(struct ck_resp *resp, const struct msi_row *r, const char *res, const struct ck_secret *token,
+                           int64_t exp)
+{
+    char exp_s[24], now_s[24], life_s[24];
+    snprintf(exp_s, sizeof(exp_s), "%lld", (long long)exp);
+    snprintf(now_s, sizeof(now_s), "%lld", (long long)(exp - IDP_MI_TOKEN_LIFETIME));
+    snprintf(life_s, sizeof(life_s), "%d", IDP_MI_TOKEN_LIFETIME);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "client_id", r->client_id, "expires_in", life_s, "expires_on",
+                          exp_s, "ext_expires_in", life_s, "not_before", now_s, "resource", res, "token_type", "Bearer");
+    char *rest = o ? ck_json_dump(o) : NULL;
+    struct ck_buf b;
+    ck_buf_init(&b, CK_JWT_MAX_LEN + 4096);
+    b.secret = 1;
+    if (rest == NULL || ck_buf_printf(&b, "{\"access_token\":\"%s\",%s", (const char *)ck_secret_ptr(token), rest + 1) != CK_OK) {
+        mi_error(resp, 500, "server_error", "The token could not be issued.");
+    } else {
+        ck_resp_status(resp, 200);
+        ck_resp_body(resp, "application/json; charset=utf-8", b.data, b.len);
+    }
+    ck_buf_cleanup(&b);
+    free(rest);
+    json_decref(o);
+}
+
 void idp_handle_mi(struct idp *idp, struct ck_req *req, struct ck_resp *resp)
 {
     struct ck_arena *a = ck_req_arena(req);
     const char *path = ck_req_path(req);
     const char *header = ck_req_header(req, "X-IDENTITY-HEADER");
     int imds = 0;
-    char wid[37], exp_s[24], now_s[24], life_s[24];
+    char wid[37];
     struct msi_row r;
     struct idp_sp sp;
     struct ck_secret *token = NULL;
@@ -674,25 +765,6 @@ void idp_handle_mi(struct idp *idp, struct ck_req *req, struct ck_resp *resp)
         return;
     }
     ck_req_set_principal(req, r.principal_id);
-    snprintf(exp_s, sizeof(exp_s), "%lld", (long long)exp);
-    snprintf(now_s, sizeof(now_s), "%lld", (long long)(exp - IDP_MI_TOKEN_LIFETIME));
-    snprintf(life_s, sizeof(life_s), "%d", IDP_MI_TOKEN_LIFETIME);
-    /* Everything but the token goes through JSON encoding; the token (base64url and dots only) is
-     * spliced into wiped memory so no unwiped copy of it is left behind. */
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "client_id", r.client_id, "expires_in", life_s, "expires_on",
-                          exp_s, "ext_expires_in", life_s, "not_before", now_s, "resource", res, "token_type", "Bearer");
-    char *rest = o ? ck_json_dump(o) : NULL;
-    struct ck_buf b;
-    ck_buf_init(&b, CK_JWT_MAX_LEN + 4096);
-    b.secret = 1;
-    if (rest == NULL || ck_buf_printf(&b, "{\"access_token\":\"%s\",%s", (const char *)ck_secret_ptr(token), rest + 1) != CK_OK) {
-        mi_error(resp, 500, "server_error", "The token could not be issued.");
-    } else {
-        ck_resp_status(resp, 200);
-        ck_resp_body(resp, "application/json; charset=utf-8", b.data, b.len);
-    }
-    ck_buf_cleanup(&b);
-    free(rest);
-    json_decref(o);
+    mi_reply_token(resp, &r, res, token, exp);
     ck_secret_free(token);
 }

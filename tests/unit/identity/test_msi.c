@@ -541,6 +541,60 @@ static void test_tenant_list(void **state)
     assert_string_not_equal(tc.secret, ta.secret);
 }
 
+/* POST /rp/identity/token: a resource service (RP credential) gets a token for a user-assigned
+ * identity, or for a resource's system-assigned one; nothing else opens it. */
+static void test_rp_token(void **state)
+{
+    (void)state;
+    const char *body = P("{\"identityId\":\"%s\",\"resource\":\"api://AzureADTokenExchange/.default\"}", u1.id);
+    /* Only the RP credential. */
+    const char *wrong[] = {"Authorization: RP cnAta2V5LWZvci1pZGVudGl0eS10ZXN0cy0wMTIzNDU3", FX_JSON, NULL};
+    fx_arm(fx_http("POST", fx_url(F.base, "/rp/identity/token"), wrong, body, strlen(body)), 401, "AuthenticationFailed");
+    fx_arm(fx_http("POST", fx_url(F.base, "/rp/identity/token"), NULL, body, strlen(body)), 401, "AuthenticationFailed");
+    /* Bad input. */
+    fx_arm(fx_rp("POST", "/rp/identity/token", NULL, "{bad"), 400, "InvalidRequestContent");
+    fx_arm(fx_rp("POST", "/rp/identity/token", NULL, P("{\"identityId\":\"%s\"}", u1.id)), 400, "InvalidRequestContent");
+    fx_arm(fx_rp("POST", "/rp/identity/token", NULL, "{\"identityId\":7,\"resource\":\"x\"}"), 400, "InvalidRequestContent");
+    fx_arm(fx_rp("GET", "/rp/identity/token", NULL, NULL), 405, "MethodNotAllowed");
+    fx_arm(fx_rp("POST", "/rp/identity/token", NULL,
+                 P("{\"identityId\":\"%s-nope\",\"resource\":\"api://AzureADTokenExchange\"}", u1.id)),
+           404, "ResourceNotFound");
+    /* A user-assigned identity, its id spelled in another case: the exchange token names it. */
+    char upper[512];
+    fx_copy(upper, sizeof(upper), u1.id);
+    for (char *q = upper; *q; q++)
+        if (*q >= 'a' && *q <= 'z')
+            *q = (char)(*q - 'a' + 'A');
+    struct rsp r = fx_rp("POST", "/rp/identity/token", NULL,
+                         P("{\"identityId\":\"%s\",\"resource\":\"api://AzureADTokenExchange/.default\"}", upper));
+    fx_status(&r, 200);
+    assert_string_equal(ck_json_str(r.json, "client_id"), u1.client);
+    json_t *c = fx_claims(ck_json_str(r.json, "access_token"));
+    assert_string_equal(ck_json_str(c, "sub"), u1.principal);
+    assert_string_equal(ck_json_str(c, "oid"), u1.principal);
+    assert_string_equal(ck_json_str(c, "aud"), "api://AzureADTokenExchange");
+    assert_string_equal(ck_json_str(c, "tid"), ta.tid);
+    json_decref(c);
+    rsp_free(&r);
+    /* A system-assigned identity, by its resource's id. */
+    const char *rid = P("/subscriptions/%s/resourceGroups/rg-mi/providers/Microsoft.Storage/storageAccounts/tok1", SUB);
+    char ridc[400];
+    fx_copy(ridc, sizeof(ridc), rid);
+    r = fx_rp("PUT", "/rp/identity/systemAssigned", NULL, P("{\"resourceId\":\"%s\",\"tenantId\":\"%s\"}", ridc, ta.tid));
+    fx_status(&r, 200);
+    char principal[37];
+    fx_copy(principal, sizeof(principal), ck_json_str(r.json, "principalId"));
+    rsp_free(&r);
+    r = fx_rp("POST", "/rp/identity/token", NULL,
+              P("{\"identityId\":\"%s\",\"resource\":\"https://vault.azure.net\"}", ridc));
+    fx_status(&r, 200);
+    c = fx_claims(ck_json_str(r.json, "access_token"));
+    assert_string_equal(ck_json_str(c, "oid"), principal);
+    assert_string_equal(ck_json_str(c, "aud"), "https://vault.azure.net");
+    json_decref(c);
+    rsp_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -549,7 +603,7 @@ int main(void)
         cmocka_unit_test(test_rp_credential),       cmocka_unit_test(test_rp_lifecycle),
         cmocka_unit_test(test_operator_credential), cmocka_unit_test(test_operator_validation),
         cmocka_unit_test(test_tenant_list),         cmocka_unit_test(test_mi_graph_denied),
-        cmocka_unit_test(test_system_assigned),
+        cmocka_unit_test(test_system_assigned),       cmocka_unit_test(test_rp_token),
     };
     return cmocka_run_group_tests(tests, setup, fx_teardown);
 }
