@@ -50,7 +50,7 @@ struct ck_mount {
     const char *name;   /* service name for logs */
     ck_match_fn match;  /* NULL matches everything */
     ck_handler_fn handle;
-    ck_error_fn error;
+    ck_error_fn error;  /* NULL: ARM's {"error":{"code","message"}} JSON */
     void *ctx;
     size_t body_limit;  /* bytes; 0 means CK_HTTP_DEFAULT_BODY_LIMIT */
     ck_begin_fn begin;  /* optional, see above */

@@ -195,19 +195,10 @@ static void st_rp_route(void *ctx, struct ck_req *req, struct ck_resp *resp)
     st_handle_rp(ctx, req, resp);
 }
 
-static void st_rp_error(void *ctx, struct ck_req *req, struct ck_resp *resp, int status, const char *code,
-                        const char *message)
-{
-    (void)ctx;
-    (void)req;
-    json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
-    ck_resp_json(resp, status, body);
-    json_decref(body);
-}
 
 int st_mount(struct st *st, struct ck_httpd *h)
 {
-    struct ck_mount m = {.name = "storage-rp", .match = st_rp_match, .handle = st_rp_route, .error = st_rp_error,
+    struct ck_mount m = {.name = "storage-rp", .match = st_rp_match, .handle = st_rp_route,
                          .ctx = st, .body_limit = 256 * 1024};
     return ck_httpd_mount(h, &m);
 }

@@ -439,19 +439,10 @@ static void kv_rp_route(void *ctx, struct ck_req *req, struct ck_resp *resp)
         kv_handle_rp(ctx, req, resp);
 }
 
-static void kv_rp_error(void *ctx, struct ck_req *req, struct ck_resp *resp, int status, const char *code,
-                        const char *message)
-{
-    (void)ctx;
-    (void)req;
-    json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
-    ck_resp_json(resp, status, body);
-    json_decref(body);
-}
 
 int kv_mount(struct kv *kv, struct ck_httpd *h)
 {
-    struct ck_mount m = {.name = "vault-rp", .match = kv_rp_match, .handle = kv_rp_route, .error = kv_rp_error,
+    struct ck_mount m = {.name = "vault-rp", .match = kv_rp_match, .handle = kv_rp_route,
                          .ctx = kv, .body_limit = 256 * 1024};
     return ck_httpd_mount(h, &m);
 }
