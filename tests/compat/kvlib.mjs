@@ -15,7 +15,7 @@ import { CryptographyClient, KeyClient } from "@azure/keyvault-keys";
 
 import {
   ARM, AUTHORITY, VAULT_RESOURCE, arm, credOptions, customer, customerCred, decodeJwt, getToken,
-  graph, raw, record, recording, roleDefinitionId,
+  graph, raw, record, recording, roleDefinitionId, secretCredential,
 } from "./lib.mjs";
 
 /** Built-in Key Vault roles (wire reference C.6); the GUIDs are the same in every tenant. */
@@ -156,6 +156,26 @@ export async function customerVault(tag, { purgeProtection = true, retentionDays
   return { cred, a, kvm, rg, name, vault, uri, id, adminOid, kc: keyClient(uri, cred) };
 }
 
+/**
+ * customerVault for any tenant of lib.mjs (isv or customer): resource group, vault (RBAC) in that
+ * tenant's subscription, and its admin holding `role` at the vault scope.
+ */
+export async function tenantVault(tenant, tag, { purgeProtection = true, retentionDays = 90, role = KV_ROLE.CryptoOfficer, prefix = "kv" } = {}) {
+  const cred = secretCredential(tenant);
+  const a = arm(cred, tenant.subscriptionId);
+  const kvm = kvArm(cred, tenant.subscriptionId);
+  const rg = `rg-${prefix}-${tag}`;
+  await a.resources.resourceGroups.createOrUpdate(rg, { location: LOCATION });
+  const name = vaultName(prefix);
+  const vault = await createVault(kvm, rg, name, vaultBody(tenant.tenantId, { purgeProtection, retentionDays }));
+  assert.ok(vault?.properties?.vaultUri, `vault has no properties.vaultUri: ${JSON.stringify(vault)}`);
+  const uri = vault.properties.vaultUri;
+  const id = vault.id ?? vaultId(tenant.subscriptionId, rg, name);
+  const adminOid = await oidOf(cred);
+  if (role) await assignRole(a.authz, tenant.subscriptionId, id, role, adminOid);
+  return { cred, a, kvm, rg, name, vault, uri, id, adminOid, kc: keyClient(uri, cred) };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Data plane.
 
@@ -280,4 +300,25 @@ export async function customerPrincipal(name) {
   const sp = await g.api("/servicePrincipals").post({ appId: app.appId });
   const cred = new ClientSecretCredential(customer.tenantId, app.appId, pw.secretText, credOptions);
   return { app, sp, cred, oid: sp.id };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The audit log through ARM (docs/vault.md "Audit log").
+
+/**
+ * Every audit record of a vault (all pages), optionally only those of one caller oid, read
+ * through ARM with `cred` (a control-plane role on the vault is needed).
+ */
+export async function auditRecords(cred, vaultArmId, { callerOid, top = 1000 } = {}) {
+  const token = await getToken(cred, `${ARM}/.default`);
+  let url = `${ARM}${vaultArmId}/auditRecords?api-version=2026-02-01&$top=${top}` +
+    (callerOid ? `&callerOid=${encodeURIComponent(callerOid)}` : "");
+  const out = [];
+  while (url) {
+    const r = await raw(url, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(r.status, 200, `GET auditRecords: ${r.status} ${r.text.slice(0, 400)}`);
+    out.push(...r.body.value);
+    url = r.body.nextLink;
+  }
+  return out;
 }

@@ -277,3 +277,36 @@ export async function provisionChain(tag = uniq()) {
 export async function createUami(a, rg, name) {
   return a.msi.userAssignedIdentities.createOrUpdate(rg, name, { location: "eastus" });
 }
+
+// ---- operator endpoints and polling (customer-managed-key files 25, 26) ----
+/** The operator credential (docs/internal-api.md): the key file the crosskey CLI reads. */
+export const operatorKey = () => fs.readFileSync(`${DATA}/secrets/operator.key`, "utf8").trim();
+
+/** A request to an operator endpoint on the main origin; resolves {status, headers, text, body}. */
+export function operator(method, path, body) {
+  const headers = { authorization: `Operator ${operatorKey()}` };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  return raw(`${ARM}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+}
+
+/**
+ * Runs `probe` until it returns a truthy value or `timeoutMs` has passed, `intervalMs` apart.
+ * Resolves {value, ms} (ms since the call); rejects naming `what` and the last value or error.
+ */
+export async function pollUntil(what, probe, { timeoutMs = 20_000, intervalMs = 250 } = {}) {
+  const t0 = Date.now();
+  let last;
+  for (;;) {
+    try {
+      last = await probe();
+      if (last) return { value: last, ms: Date.now() - t0 };
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() - t0 >= timeoutMs) {
+      const shown = last instanceof Error ? `${last.statusCode ?? ""} ${last.code ?? ""} ${last.message}` : JSON.stringify(last);
+      throw new Error(`${what}: not reached within ${timeoutMs} ms (last: ${String(shown).slice(0, 500)})`);
+    }
+    await new Promise((ok) => setTimeout(ok, intervalMs));
+  }
+}
