@@ -25,7 +25,8 @@
     X(CK_E_EXPIRED, 401, "Unauthorized", "expired or not yet valid")                  \
     X(CK_E_UNAVAILABLE, 503, "ServiceUnavailable", "upstream unavailable")            \
     X(CK_E_TIMEOUT, 504, "GatewayTimeout", "upstream timed out")                      \
-    X(CK_E_LIMIT, 400, "LimitExceeded", "limit exceeded")
+    X(CK_E_LIMIT, 400, "LimitExceeded", "limit exceeded")                              \
+    X(CK_E_CANCELLED, 503, "ServiceUnavailable", "cancelled")
 
 typedef enum {
 #define CK_ERR_ENUM(name, status, code, text) name,

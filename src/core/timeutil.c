@@ -59,3 +59,16 @@ char *ck_time_rfc1123(int64_t t, char *out, size_t outlen)
              mons[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
     return out;
 }
+
+void ck_deadline_after_ms(int64_t ms, struct timespec *ts)
+{
+    if (ms < 0)
+        ms = 0;
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += (time_t)(ms / 1000);
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}

@@ -11,6 +11,9 @@ int64_t ck_time_now(void);
 void ck_time_set_offset(int64_t offset);
 /* Monotonic milliseconds, for latencies and timeouts. */
 int64_t ck_mono_ms(void);
+/* The CLOCK_REALTIME instant ms milliseconds from now, for pthread_cond_timedwait. */
+struct timespec;
+void ck_deadline_after_ms(int64_t ms, struct timespec *ts);
 /* Formats t as "2024-01-01T00:00:00.0000000Z" (the ARM form) into out; returns out. */
 char *ck_time_iso8601(int64_t t, char *out, size_t outlen);
 /* Formats t as "2024-01-01 00:00:00Z" (the Entra error timestamp form). */

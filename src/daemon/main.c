@@ -44,8 +44,10 @@ struct ckd_opts {
     long port, blob_port, mi_port, dev_port;
     long vault_lo, vault_hi;
     int role_identity, role_arm, role_vault, role_storage;
-    int test_clock, dev_account, rotate_root_key;
+    int test_clock, test_faults, dev_account, rotate_root_key;
     const char *vault_dns_suffix;
+    long cmk_revalidate, cmk_ride_through, cmk_version_poll; /* seconds; 0: the default */
+    int cmk_events_off;
 };
 
 static void ckd_usage(FILE *f)
@@ -65,8 +67,16 @@ static void ckd_usage(FILE *f)
             "  --host NAME          host name clients use in URLs (default localhost)\n"
             "  --log-level LEVEL    debug, info, warn or error (default info)\n"
             "  --test-clock         let the operator move the clock (POST /operator/vault/tick); tests only\n"
+            "  --test-faults        let the operator inject vault faults (POST /operator/vault/fault); tests only\n"
             "  --vault-dns-suffix S serve every vault on one origin as https://{vault}.S:{first vault port}/,\n"
             "                       routed by Host header (names must resolve to this host)\n"
+            "  --cmk-revalidate S   lease of an AEK under a customer key; the chain runs again after it\n"
+            "                       (default 300 s)\n"
+            "  --cmk-ride-through S how long an unreachable vault is ridden through on the cached AEK\n"
+            "                       (default 900 s)\n"
+            "  --cmk-version-poll S how often accounts without a pinned key version look for a newer one\n"
+            "                       (default 3600 s; key events are followed at once)\n"
+            "  --cmk-events on|off  subscribe to the vaults' key events (default on)\n"
             "  --rotate-root-key    rotate the storage root key (DIR/secrets/storage-root.key or\n"
             "                       $CROSSKEY_STORAGE_ROOT_KEY_FILE) with the daemon stopped, then exit\n");
 }
@@ -91,7 +101,10 @@ static int ckd_parse(int argc, char **argv, struct ckd_opts *o)
         {"log-level", required_argument, NULL, 'L'}, {"help", no_argument, NULL, 'h'},
         {"test-clock", no_argument, NULL, 'T'},      {"vault-dns-suffix", required_argument, NULL, 'S'},
         {"dev-account", no_argument, NULL, 'D'},     {"dev-port", required_argument, NULL, 'P'},
-        {"rotate-root-key", no_argument, NULL, 'R'}, {NULL, 0, NULL, 0},
+        {"rotate-root-key", no_argument, NULL, 'R'}, {"test-faults", no_argument, NULL, 'F'},
+        {"cmk-revalidate", required_argument, NULL, 1001}, {"cmk-ride-through", required_argument, NULL, 1002},
+        {"cmk-version-poll", required_argument, NULL, 1003}, {"cmk-events", required_argument, NULL, 1004},
+        {NULL, 0, NULL, 0},
     };
     int c;
     memset(o, 0, sizeof(*o));
@@ -152,6 +165,22 @@ static int ckd_parse(int argc, char **argv, struct ckd_opts *o)
             else goto bad;
             break;
         case 'T': o->test_clock = 1; break;
+        case 'F': o->test_faults = 1; break;
+        case 1001:
+        case 1002:
+        case 1003: {
+            char *end = NULL;
+            long v = strtol(optarg, &end, 10);
+            if (optarg[0] == '\0' || *end != '\0' || v < 1 || v > 7 * 86400)
+                goto bad;
+            *(c == 1001 ? &o->cmk_revalidate : c == 1002 ? &o->cmk_ride_through : &o->cmk_version_poll) = v;
+            break;
+        }
+        case 1004:
+            if (strcmp(optarg, "on") == 0) o->cmk_events_off = 0;
+            else if (strcmp(optarg, "off") == 0) o->cmk_events_off = 1;
+            else goto bad;
+            break;
         case 'S':
             if (strlen(optarg) == 0 || strlen(optarg) > 200 || strspn(optarg, "abcdefghijklmnopqrstuvwxyz0123456789.-") != strlen(optarg) ||
                 optarg[0] == '.' || strchr(optarg, '.') == NULL)
@@ -582,7 +611,7 @@ int main(int argc, char **argv)
                                  .listen_addr = o.listen, .public_host = o.host, .tls_cert_pem = tls.chain_pem,
                                  .tls_key_pem = (const char *)ck_secret_ptr(tls.key_pem),
                                  .port_lo = (unsigned)o.vault_lo, .port_hi = (unsigned)o.vault_hi,
-                                 .operator_key = op_key, .test_clock = o.test_clock,
+                                 .operator_key = op_key, .test_clock = o.test_clock, .test_faults = o.test_faults,
                                  .dns_suffix = o.vault_dns_suffix};
         if (kv_new(&kcfg, &kv) != CK_OK || kv_mount(kv, main_l) != CK_OK) {
             ck_log(CK_LOG_ERROR, "the vault service failed to start");
@@ -595,7 +624,10 @@ int main(int argc, char **argv)
                                  .operator_key = op_key, .listen_addr = o.listen, .public_host = o.host,
                                  .tls_cert_pem = tls.chain_pem, .tls_key_pem = (const char *)ck_secret_ptr(tls.key_pem),
                                  .blob_port = (unsigned)o.blob_port, .dev_account = o.dev_account,
-                                 .dev_port = (unsigned)o.dev_port};
+                                 .dev_port = (unsigned)o.dev_port, .cmk_revalidate_s = (unsigned)o.cmk_revalidate,
+                                 .cmk_ride_through_s = (unsigned)o.cmk_ride_through,
+                                 .cmk_version_poll_s = (unsigned)o.cmk_version_poll,
+                                 .cmk_events_off = o.cmk_events_off};
         if (st_new(&scfg, &st) != CK_OK || st_mount(st, main_l) != CK_OK) {
             ck_log(CK_LOG_ERROR, "the storage service failed to start");
             goto out;
@@ -642,9 +674,10 @@ int main(int argc, char **argv)
     ck_log(CK_LOG_INFO, "signal %d: draining requests in flight", sig);
     ck_httpd_quiesce(main_l);
     ck_httpd_quiesce(mi_l);
+    /* Storage first: its key-event long polls and vault calls end before the vaults drain. */
+    st_drain(st, CKD_DRAIN_MS);
     if (kv != NULL)
         kv_drain(kv, CKD_DRAIN_MS);
-    st_drain(st, CKD_DRAIN_MS);
     if (!ck_httpd_wait_idle(main_l, CKD_DRAIN_MS) || (mi_l && !ck_httpd_wait_idle(mi_l, CKD_DRAIN_MS)))
         ck_log(CK_LOG_WARN, "requests still in flight after %d ms; stopping anyway", CKD_DRAIN_MS);
     exit_code = 0;

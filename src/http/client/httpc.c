@@ -83,6 +83,16 @@ static size_t ck_httpc_header(char *p, size_t size, size_t n, void *arg)
     return ck_buf_append(b, p, len) == CK_OK ? len : 0;
 }
 
+static int ck_httpc_progress(void *arg, curl_off_t dlt, curl_off_t dln, curl_off_t ult, curl_off_t uln)
+{
+    const volatile int *flag = arg;
+    (void)dlt;
+    (void)dln;
+    (void)ult;
+    (void)uln;
+    return flag != NULL && *flag ? 1 : 0;
+}
+
 int ck_httpc_do(const struct ck_httpc_req *req, struct ck_httpc_resp *resp)
 {
     CURL *c = ck_httpc_handle();
@@ -119,6 +129,11 @@ int ck_httpc_do(const struct ck_httpc_req *req, struct ck_httpc_resp *resp)
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &resp->headers);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (req->abort_flag != NULL) {
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, ck_httpc_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)req->abort_flag);
+    }
     if (req->body != NULL) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
@@ -152,6 +167,8 @@ int ck_httpc_do(const struct ck_httpc_req *req, struct ck_httpc_resp *resp)
         rc = CK_E_TOO_LARGE;
     } else if (cc == CURLE_OUT_OF_MEMORY) {
         rc = CK_E_NOMEM;
+    } else if (cc == CURLE_ABORTED_BY_CALLBACK) {
+        rc = CK_E_CANCELLED;
     }
 out:
     /* Leave no pointer into this call's memory behind in the kept handle. */

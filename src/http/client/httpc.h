@@ -24,6 +24,8 @@ struct ck_httpc_req {
                           * (ck_httpc_set_ca_file) */
     long timeout_ms;     /* 0: 10 s */
     size_t limit;        /* response body cap; 0: CK_HTTPC_DEFAULT_LIMIT */
+    const volatile int *abort_flag; /* when set and non-zero, the transfer stops (CK_E_CANCELLED);
+                                     * checked about once a second (long polls end at shutdown) */
 };
 
 struct ck_httpc_resp {

@@ -2,11 +2,13 @@
 /*
  * Storage accounts in the store, and their secrets. Each account has two 512-bit account keys
  * (Shared Key, SAS), kept only sealed (AES-256-GCM) under a key derived from the platform root key
- * with AAD binding the account name and the key slot, and one 256-bit AEK, kept only wrapped (AES
- * key wrap, RFC 3394) under the root key. Every row records the identifier of the root key it was
- * written under, so that rotating the root key (st_root_rotate, offline) re-wraps and re-seals
- * every row in one transaction without touching blob data, and so that a wrong root key is refused
- * instead of producing garbage. Opened AEKs are cached per account (DESIGN.md section 4: "usable").
+ * with AAD binding the account name and the key slot, and one 256-bit AEK, kept only wrapped: with
+ * AES key wrap (RFC 3394) under the root key, or, for an account under a customer key, only by that
+ * key through the customer's vault (aek_kek names the key version; docs/cmk.md, st_keystate.c).
+ * Every row records the identifier of the root key it was written under, so that rotating the root
+ * key (st_root_rotate, offline) re-wraps and re-seals every row in one transaction without touching
+ * blob data, and so that a wrong root key is refused instead of producing garbage. Opened AEKs of
+ * root-key accounts are cached per account here.
  */
 #include "services/storage/st_data.h"
 #include "services/storage/storage_root.h"
@@ -110,9 +112,11 @@ static int st_key_open(const struct ck_secret *seal, const char *name, int slot,
 
 /* ---- rows ---- */
 
+static int st_blob_copy(struct ck_db_stmt *s, int col, struct ck_bytes *out);
+
 #define ST_ROW_COLS                                                                                                    \
     "name, arm_id, subscription_id, resource_group, tenant_id, location, kind, sku, tags, identity, encryption,"      \
-    " properties, key1_time, key2_time, created_at, updated_at, dev"
+    " properties, key1_time, key2_time, created_at, updated_at, dev, aek_kek"
 
 static char *st_col(struct ck_arena *a, struct ck_db_stmt *s, int i)
 {
@@ -133,6 +137,10 @@ static int st_row_read(struct ck_arena *a, struct ck_db_stmt *s, struct st_accou
     r->created_at = ck_db_col_int64(s, 14);
     r->updated_at = ck_db_col_int64(s, 15);
     r->dev = (int)ck_db_col_int64(s, 16);
+    const char *kek = ck_db_col_text(s, 17);
+    r->aek_kek = kek != NULL ? ck_arena_strdup(a, kek) : NULL;
+    if (kek != NULL && r->aek_kek == NULL)
+        return CK_E_NOMEM;
     return CK_OK;
 }
 
@@ -225,7 +233,8 @@ static void st_new_secrets_cleanup(struct st_new_secrets *n)
     memset(n, 0, sizeof(*n));
 }
 
-static int st_make_secrets(struct st *st, const char *name, const struct ck_secret *key1, struct st_new_secrets *n)
+static int st_make_secrets(struct st *st, const char *name, const struct ck_secret *key1, int with_aek,
+                           struct st_new_secrets *n)
 {
     struct ck_secret *seal = NULL, *k1 = NULL, *k2 = NULL, *aek = NULL;
     int rc;
@@ -234,11 +243,12 @@ static int st_make_secrets(struct st *st, const char *name, const struct ck_secr
         goto out;
     if (key1 == NULL && (rc = ck_rand_secret(ST_ACCOUNT_KEY_LEN, &k1)) != CK_OK)
         goto out;
-    if ((rc = ck_rand_secret(ST_ACCOUNT_KEY_LEN, &k2)) != CK_OK || (rc = ck_rand_secret(ST_AEK_LEN, &aek)) != CK_OK)
+    if ((rc = ck_rand_secret(ST_ACCOUNT_KEY_LEN, &k2)) != CK_OK ||
+        (with_aek && (rc = ck_rand_secret(ST_AEK_LEN, &aek)) != CK_OK))
         goto out;
     if ((rc = st_key_seal(seal, name, 1, key1 ? key1 : k1, &n->key1)) != CK_OK ||
         (rc = st_key_seal(seal, name, 2, k2, &n->key2)) != CK_OK ||
-        (rc = ck_aes_kw_wrap(st->root_key, ck_secret_ptr(aek), ck_secret_len(aek), &n->aek)) != CK_OK)
+        (with_aek && (rc = ck_aes_kw_wrap(st->root_key, ck_secret_ptr(aek), ck_secret_len(aek), &n->aek)) != CK_OK))
         goto out;
 out:
     if (rc != CK_OK)
@@ -262,18 +272,25 @@ static int st_insert_row(struct st *st, struct st_account_row *r, const struct s
     if (ck_db_prepare(st->db,
                       "INSERT INTO accounts (name, arm_id, subscription_id, resource_group, tenant_id, location, kind,"
                       " sku, tags, identity, encryption, properties, key1, key2, key1_time, key2_time, aek_wrapped,"
-                      " root_kid, dev, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
-                      " ?12, ?13, ?14, ?15, ?15, ?16, ?17, ?18, ?15, ?15)",
+                      " root_kid, dev, created_at, updated_at, aek_kek) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+                      " ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?16, ?17, ?18, ?15, ?15, ?19)",
                       &s) != CK_OK)
         goto out;
     for (int i = 0; i < 12; i++) {
         if (ck_db_bind_text(s, i + 1, text[i] ? text[i] : "") != CK_OK)
             goto out;
     }
+    const void *wrap = r->set_wrap ? (const void *)r->wrap : n->aek.ptr;
+    size_t wrap_len = r->set_wrap ? r->wrap_len : n->aek.len;
+    if (wrap == NULL || wrap_len == 0) {
+        rc = CK_E_INVALID;
+        goto out;
+    }
     if (ck_db_bind_blob(s, 13, n->key1.ptr, n->key1.len) != CK_OK ||
         ck_db_bind_blob(s, 14, n->key2.ptr, n->key2.len) != CK_OK || ck_db_bind_int64(s, 15, r->created_at) != CK_OK ||
-        ck_db_bind_blob(s, 16, n->aek.ptr, n->aek.len) != CK_OK || ck_db_bind_text(s, 17, kid) != CK_OK ||
-        ck_db_bind_int64(s, 18, r->dev) != CK_OK)
+        ck_db_bind_blob(s, 16, wrap, wrap_len) != CK_OK || ck_db_bind_text(s, 17, kid) != CK_OK ||
+        ck_db_bind_int64(s, 18, r->dev) != CK_OK ||
+        ck_db_bind_text(s, 19, r->set_wrap ? r->aek_kek : NULL) != CK_OK)
         goto out;
     step = ck_db_step(s);
     rc = step < 0 ? -step : CK_OK;
@@ -286,7 +303,7 @@ out:
 int st_account_insert(struct st *st, struct st_account_row *r)
 {
     struct st_new_secrets n;
-    int rc = st_make_secrets(st, r->name, NULL, &n);
+    int rc = st_make_secrets(st, r->name, NULL, !r->set_wrap, &n);
     if (rc != CK_OK)
         return rc;
     r->created_at = r->updated_at = r->key1_time = r->key2_time = ck_time_now();
@@ -332,7 +349,7 @@ int st_dev_account_ensure(struct st *st)
     r.encryption = "{\"keySource\":\"Microsoft.Storage\"}";
     r.dev = 1;
     r.created_at = r.updated_at = r.key1_time = r.key2_time = ck_time_now();
-    if ((rc = st_make_secrets(st, r.name, k1, &n)) != CK_OK)
+    if ((rc = st_make_secrets(st, r.name, k1, 1, &n)) != CK_OK)
         goto out;
     rc = st_insert_row(st, &r, &n);
     if (rc == CK_E_EXISTS) /* another node made it first */
@@ -350,18 +367,84 @@ out:
 
 int st_account_update(struct st *st, struct st_account_row *r)
 {
-    int rc;
-    char now[24];
+    struct ck_db_stmt *s = NULL;
+    const char *text[8] = {r->tags, r->identity, r->encryption, r->properties, r->sku, r->kind, r->name, r->aek_kek};
+    int rc = CK_E_DB, step;
     r->updated_at = ck_time_now();
-    snprintf(now, sizeof(now), "%lld", (long long)r->updated_at);
-    const char *q[8] = {r->tags, r->identity, r->encryption, r->properties, r->sku, r->kind, now, r->name};
     ck_db_lock(st->db);
-    rc = ck_db_run(st->db,
-                   "UPDATE accounts SET tags = ?1, identity = ?2, encryption = ?3, properties = ?4, sku = ?5,"
-                   " kind = ?6, updated_at = CAST(?7 AS INTEGER) WHERE name = ?8 AND dev = 0",
-                   8, q);
-    if (rc == CK_OK && ck_db_changes(st->db) == 0)
-        rc = CK_E_NOT_FOUND;
+    /* The settings and, with set_wrap, the AEK's wrapping change in one statement: a crash leaves
+     * the old pair or the new pair, never a wrapping that does not match the settings. */
+    if (ck_db_prepare(st->db,
+                      r->set_wrap ? "UPDATE accounts SET tags = ?1, identity = ?2, encryption = ?3, properties = ?4,"
+                                    " sku = ?5, kind = ?6, updated_at = ?9, aek_kek = ?8, aek_wrapped = ?10"
+                                    " WHERE name = ?7 AND dev = 0"
+                                  : "UPDATE accounts SET tags = ?1, identity = ?2, encryption = ?3, properties = ?4,"
+                                    " sku = ?5, kind = ?6, updated_at = ?9 WHERE name = ?7 AND dev = 0",
+                      &s) != CK_OK)
+        goto out;
+    for (int i = 0; i < 7; i++)
+        if (ck_db_bind_text(s, i + 1, text[i] ? text[i] : "") != CK_OK)
+            goto out;
+    if (ck_db_bind_int64(s, 9, r->updated_at) != CK_OK)
+        goto out;
+    if (r->set_wrap && (r->wrap == NULL || r->wrap_len == 0 || ck_db_bind_text(s, 8, r->aek_kek) != CK_OK ||
+                        ck_db_bind_blob(s, 10, r->wrap, r->wrap_len) != CK_OK))
+        goto out;
+    step = ck_db_step(s);
+    rc = step < 0 ? -step : ck_db_changes(st->db) == 0 ? CK_E_NOT_FOUND : CK_OK;
+out:
+    ck_db_stmt_free(s);
+    ck_db_unlock(st->db);
+    return rc;
+}
+
+int st_account_wrapping(struct st *st, const char *name, struct ck_bytes *wrapped, char **kek)
+{
+    struct ck_db_stmt *s = NULL;
+    int rc = CK_E_DB, step;
+    wrapped->ptr = NULL;
+    wrapped->len = 0;
+    *kek = NULL;
+    ck_db_lock(ST_RDB(st));
+    if (ck_db_prepare(ST_RDB(st), "SELECT aek_wrapped, aek_kek FROM accounts WHERE name = ?1", &s) == CK_OK &&
+        ck_db_bind_text(s, 1, name) == CK_OK) {
+        step = ck_db_step(s);
+        if (step == 0) {
+            rc = CK_E_NOT_FOUND;
+        } else if (step == 1 && (rc = st_blob_copy(s, 0, wrapped)) == CK_OK) {
+            const char *k = ck_db_col_text(s, 1);
+            if (k != NULL && (*kek = ck_strdup(k)) == NULL)
+                rc = CK_E_NOMEM;
+        }
+    }
+    ck_db_stmt_free(s);
+    ck_db_unlock(ST_RDB(st));
+    if (rc != CK_OK) {
+        ck_free(wrapped->ptr);
+        wrapped->ptr = NULL;
+        ck_free(*kek);
+        *kek = NULL;
+    }
+    return rc;
+}
+
+int st_account_rewrap(struct st *st, const char *name, const char *old_kek, const char *new_kek, const uint8_t *wrap,
+                      size_t wrap_len, const char *encryption)
+{
+    struct ck_db_stmt *s = NULL;
+    int rc = CK_E_DB, step;
+    ck_db_lock(st->db);
+    if (ck_db_prepare(st->db,
+                      "UPDATE accounts SET aek_kek = ?1, aek_wrapped = ?2, encryption = ?3, updated_at = ?4"
+                      " WHERE name = ?5 AND aek_kek = ?6",
+                      &s) == CK_OK &&
+        ck_db_bind_text(s, 1, new_kek) == CK_OK && ck_db_bind_blob(s, 2, wrap, wrap_len) == CK_OK &&
+        ck_db_bind_text(s, 3, encryption) == CK_OK && ck_db_bind_int64(s, 4, ck_time_now()) == CK_OK &&
+        ck_db_bind_text(s, 5, name) == CK_OK && ck_db_bind_text(s, 6, old_kek) == CK_OK) {
+        step = ck_db_step(s);
+        rc = step < 0 ? -step : ck_db_changes(st->db) == 0 ? CK_E_EXISTS : CK_OK;
+    }
+    ck_db_stmt_free(s);
     ck_db_unlock(st->db);
     return rc;
 }
@@ -370,6 +453,7 @@ int st_account_update(struct st *st, struct st_account_row *r)
 struct st_sealed {
     struct ck_bytes key1, key2, aek;
     char kid[ST_ROOT_KID_MAX];
+    int cmk; /* aek is under a customer key (aek_kek is set) */
 };
 
 static void st_sealed_cleanup(struct st_sealed *x)
@@ -399,7 +483,7 @@ static int st_sealed_read_locked(struct ck_db *db, const char *name, struct st_s
     struct ck_db_stmt *s = NULL;
     int rc = CK_E_DB, step;
     memset(x, 0, sizeof(*x));
-    if (ck_db_prepare(db, "SELECT key1, key2, aek_wrapped, root_kid FROM accounts WHERE name = ?1", &s) != CK_OK ||
+    if (ck_db_prepare(db, "SELECT key1, key2, aek_wrapped, root_kid, aek_kek FROM accounts WHERE name = ?1", &s) != CK_OK ||
         ck_db_bind_text(s, 1, name) != CK_OK)
         goto out;
     step = ck_db_step(s);
@@ -411,6 +495,7 @@ static int st_sealed_read_locked(struct ck_db *db, const char *name, struct st_s
         goto out;
     const char *kid = ck_db_col_text(s, 3);
     snprintf(x->kid, sizeof(x->kid), "%s", kid ? kid : "");
+    x->cmk = ck_db_col_text(s, 4) != NULL;
     if ((rc = st_blob_copy(s, 0, &x->key1)) != CK_OK || (rc = st_blob_copy(s, 1, &x->key2)) != CK_OK ||
         (rc = st_blob_copy(s, 2, &x->aek)) != CK_OK)
         goto out;
@@ -504,7 +589,7 @@ static void st_aek_entry_free(struct st_aek_entry *e)
     ck_free(e);
 }
 
-static void st_aek_drop(struct st *st, const char *name)
+void st_aek_drop(struct st *st, const char *name)
 {
     pthread_mutex_lock(&st->aek_lock);
     for (struct st_aek_entry **pp = &st->aeks; *pp != NULL; pp = &(*pp)->next) {
@@ -549,7 +634,7 @@ static struct ck_secret *st_aek_cached(struct st *st, const char *name)
     return r;
 }
 
-int st_account_aek(struct st *st, const char *name, struct ck_secret **aek)
+int st_account_root_aek(struct st *st, const char *name, struct ck_secret **aek)
 {
     struct st_sealed x;
     struct ck_secret *k = NULL, *copy = NULL;
@@ -564,6 +649,10 @@ int st_account_aek(struct st *st, const char *name, struct ck_secret **aek)
         return rc;
     if ((rc = st_kid_check(st, name, x.kid)) != CK_OK)
         goto out;
+    if (x.cmk) {
+        rc = CK_E_FORBIDDEN;
+        goto out;
+    }
     if (ck_aes_kw_unwrap(st->root_key, x.aek.ptr, x.aek.len, &k) != CK_OK || ck_secret_len(k) != ST_AEK_LEN) {
         ck_log(CK_LOG_ERROR, "storage: the AEK of account %s does not unwrap under the root key", name);
         rc = CK_E_CRYPTO;
@@ -728,15 +817,25 @@ static int st_rewrap_row(struct ck_db *db, const char *name, const struct st_sea
     int rc, step;
     if ((rc = st_seal_key(old_root, &old_seal)) != CK_OK || (rc = st_seal_key(new_root, &new_seal)) != CK_OK)
         goto out;
+    /* An AEK under a customer key is not under the root key: only the account keys move. */
     if ((rc = st_key_open(old_seal, name, 1, x->key1.ptr, x->key1.len, &k1)) != CK_OK ||
         (rc = st_key_open(old_seal, name, 2, x->key2.ptr, x->key2.len, &k2)) != CK_OK ||
-        ck_aes_kw_unwrap(old_root, x->aek.ptr, x->aek.len, &aek) != CK_OK) {
+        (!x->cmk && ck_aes_kw_unwrap(old_root, x->aek.ptr, x->aek.len, &aek) != CK_OK)) {
         rc = CK_E_CRYPTO;
         goto out;
     }
     if ((rc = st_key_seal(new_seal, name, 1, k1, &s1)) != CK_OK || (rc = st_key_seal(new_seal, name, 2, k2, &s2)) != CK_OK ||
-        (rc = ck_aes_kw_wrap(new_root, ck_secret_ptr(aek), ck_secret_len(aek), &w)) != CK_OK)
+        (!x->cmk && (rc = ck_aes_kw_wrap(new_root, ck_secret_ptr(aek), ck_secret_len(aek), &w)) != CK_OK))
         goto out;
+    if (x->cmk) {
+        w.ptr = ck_malloc(x->aek.len);
+        if (w.ptr == NULL) {
+            rc = CK_E_NOMEM;
+            goto out;
+        }
+        memcpy(w.ptr, x->aek.ptr, x->aek.len);
+        w.len = x->aek.len;
+    }
     rc = CK_E_DB;
     if (ck_db_prepare(db, "UPDATE accounts SET key1 = ?1, key2 = ?2, aek_wrapped = ?3, root_kid = ?4 WHERE name = ?5",
                       &s) == CK_OK &&

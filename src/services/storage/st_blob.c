@@ -252,6 +252,8 @@ static json_t *st_meta_open(struct st_call *c, const char *aad, const uint8_t *s
     json_t *obj;
     if (sealed == NULL || len == 0)
         return json_object();
+    if (c->aek == NULL)
+        return NULL; /* the key is refused: c->kerr says why */
     key = st_meta_key(c);
     if (key == NULL || ck_open(key, aad, strlen(aad), sealed, len, &pt) != CK_OK) {
         ck_secret_free(key);
@@ -294,6 +296,10 @@ int st_meta_headers(struct st_call *c, struct ck_resp *resp, const char *aad, co
     json_t *obj = st_meta_open(c, aad, sealed, len);
     const char *k;
     json_t *v;
+    if (obj == NULL && c->aek == NULL && c->kerr.code != NULL) {
+        st_fail(c, resp, c->kerr.status, c->kerr.code, "%s", c->kerr.message);
+        return -1;
+    }
     if (obj == NULL) {
         st_fail(c, resp, 500, "InternalError", "The stored metadata is corrupt and cannot be returned.");
         return -1;
@@ -606,6 +612,14 @@ static int st_authenticate(struct st_call *c, struct ck_resp *resp)
  * what does not fit its connection memory). */
 #define ST_HEADERS_MAX (32 * 1024)
 
+static int st_has_meta_it(void *arg, const char *k, const char *v)
+{
+    (void)v;
+    if (strncasecmp(k, "x-ms-meta-", 10) == 0)
+        *(int *)arg = 1;
+    return 0;
+}
+
 static int st_header_size_it(void *arg, const char *k, const char *v)
 {
     size_t *n = arg;
@@ -614,6 +628,30 @@ static int st_header_size_it(void *arg, const char *k, const char *v)
 }
 
 /* ---- the begin hook and the handler ---- */
+
+/* 1 when the operation reads or writes data or metadata (it needs the AEK). */
+static int st_op_needs_key(struct st_call *c)
+{
+    const char *include = ck_req_query(c->req, "include");
+    int meta = 0;
+    ck_req_header_each(c->req, st_has_meta_it, &meta);
+    switch (c->op) {
+    case ST_OP_GET_BLOB:
+    case ST_OP_PUT_BLOB:
+    case ST_OP_PUT_BLOCK:
+    case ST_OP_PUT_BLOCK_LIST:
+    case ST_OP_BLOB_PROPS:
+    case ST_OP_SET_PROPS:
+    case ST_OP_GET_META:
+    case ST_OP_SET_META:
+    case ST_OP_COPY_BLOB:
+    case ST_OP_CONTAINER_SET_META: return 1;
+    case ST_OP_CONTAINER_CREATE: return meta;
+    case ST_OP_LIST_BLOBS:
+    case ST_OP_LIST_CONTAINERS: return include != NULL && strstr(include, "metadata") != NULL;
+    default: return 0;
+    }
+}
 
 static void st_call_release(void *arg)
 {
@@ -680,9 +718,19 @@ void st_blob_begin(void *ctx, struct ck_req *req, struct ck_resp *resp)
                 "This combination of method, resource and query parameters is not supported by this server.");
         return;
     }
-    if (st_account_aek(st, c->account, &c->aek) != CK_OK) {
-        st_fail(c, resp, 500, "InternalError", "The account encryption key is not available.");
-        return;
+    /* The AEK. Under a customer key it may be refused (docs/cmk.md): operations that read or write
+     * data or metadata then answer the key's error; the others go on without it. */
+    if (st_account_key(st, c->account, &c->aek, &c->kerr) != CK_OK) {
+        c->aek = NULL;
+        if (c->kerr.code == NULL) {
+            c->kerr.status = 500;
+            c->kerr.code = "InternalError";
+            snprintf(c->kerr.message, sizeof(c->kerr.message), "The account encryption key is not available.");
+        }
+        if (st_op_needs_key(c)) {
+            st_fail(c, resp, c->kerr.status, c->kerr.code, "%s", c->kerr.message);
+            return;
+        }
     }
     if (c->op == ST_OP_PUT_BLOB || c->op == ST_OP_PUT_BLOCK)
         st_upload_begin(c, resp);

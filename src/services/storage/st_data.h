@@ -170,7 +170,8 @@ struct st_call {
     char *account, *container, *blob; /* decoded; NULL when the path has none */
     struct st_account acct;
     const char *sas_rscc, *sas_rscd, *sas_rsce, *sas_rscl, *sas_rsct; /* SAS response overrides */
-    struct ck_secret *aek;            /* released with the arena */
+    struct ck_secret *aek;            /* released with the arena; NULL when the key cannot be used */
+    struct st_key_err kerr;           /* why aek is NULL (customer key denied or unreachable) */
     /* A streamed upload (Put Blob, Put Block). */
     struct st_part_writer *w;
     int sink_rc;

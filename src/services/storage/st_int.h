@@ -8,6 +8,7 @@
 #include "core/secret.h"
 #include "db/db.h"
 #include "http/server/httpd.h"
+#include "json/json.h"
 #include "services/storage/st_objstore.h"
 #include "services/storage/storage.h"
 
@@ -21,6 +22,10 @@
 
 struct st_aek_entry;
 struct st_txn;
+struct st_kek_state;
+struct st_ks;
+struct st_sub;
+struct st_lockname;
 
 struct st {
     struct st_config cfg; /* strings below are owned copies */
@@ -48,9 +53,20 @@ struct st {
     int sweeper_running, sweeper_stop;
     pthread_mutex_t sweeper_lock;
     pthread_cond_t sweeper_cond;
-    /* Opened AEKs by account (st_account.c). */
+    /* Opened AEKs of accounts under the root key, by account (st_account.c). */
     pthread_mutex_t aek_lock;
     struct st_aek_entry *aeks;
+    /* The customer's key: the chain client (st_kek.c) and each account's key state, the keeper
+     * thread, event subscriptions and per-account write locks (st_keystate.c). */
+    struct st_kek_state *kek;
+    pthread_mutex_t ks_lock;
+    pthread_cond_t ks_cond;
+    struct st_ks *kss;
+    struct st_sub *subs;
+    struct st_lockname *locked;
+    pthread_t keeper;
+    int keeper_running, checks_running;
+    volatile int keeper_stop;
 };
 
 /* ---- st.c ---- */
@@ -70,8 +86,6 @@ struct st_account {
 int st_account_get(struct st *st, struct ck_arena *a, const char *name, struct st_account *out);
 /* The two account keys (raw 64 bytes each), unsealed; the caller frees both. */
 int st_account_keys(struct st *st, const char *name, struct ck_secret **key1, struct ck_secret **key2);
-/* The account's AEK (32 bytes), unwrapped and cached; the caller frees its copy. */
-int st_account_aek(struct st *st, const char *name, struct ck_secret **aek);
 /* Makes sure the development account exists (its well-known key, an AEK under the root key). */
 int st_dev_account_ensure(struct st *st);
 /* Wipes and drops every cached AEK. */
@@ -86,6 +100,12 @@ struct st_account_row {
     char *tags, *identity, *encryption, *properties;
     int64_t key1_time, key2_time, created_at, updated_at;
     int dev;
+    char *aek_kek; /* read: the versioned key id wrapping the AEK, or NULL (root key) */
+    /* Write (st_account_insert, st_account_update): with set_wrap, the AEK's new wrapping goes in
+     * the same statement: wrap/wrap_len under the key aek_kek (NULL: wrap is under the root key). */
+    int set_wrap;
+    const uint8_t *wrap;
+    size_t wrap_len;
 };
 
 /* "root:" + 16 hex digits: the identifier of a root key, stored beside what it wraps. */
@@ -110,6 +130,50 @@ int st_account_regenerate(struct st *st, const char *name, int slot);
  * cached AEK is wiped.
  * Returns CK_OK or CK_E_NOT_FOUND. */
 int st_account_delete(struct st *st, const char *name);
+
+/* Reads the wrapped AEK of a row and its KEK id (NULL: under the root key). *wrapped is ck_malloc'd. */
+int st_account_wrapping(struct st *st, const char *name, struct ck_bytes *wrapped, char **kek);
+/* Replaces the wrapping of an account under a customer key, only if it is still old_kek (a
+ * version follow). encryption is the new encryption JSON. Returns CK_OK, CK_E_EXISTS when the row
+ * moved meanwhile, or an error. */
+int st_account_rewrap(struct st *st, const char *name, const char *old_kek, const char *new_kek, const uint8_t *wrap,
+                      size_t wrap_len, const char *encryption);
+/* The AEK of an account under the root key (AES key wrap), unwrapped; CK_E_FORBIDDEN when the
+ * account is under a customer key. */
+int st_account_root_aek(struct st *st, const char *name, struct ck_secret **aek);
+/* Drops the cached root-key AEK of name. */
+void st_aek_drop(struct st *st, const char *name);
+
+/* ---- st_keystate.c: the key state of accounts under a customer key (docs/cmk.md) ---- */
+
+/* Why an account's AEK cannot be used: an HTTP status and a Blob error code. */
+struct st_key_err {
+    int status;
+    const char *code;
+    char message[400];
+};
+/* The AEK for a data operation (any key source). Returns CK_OK with *aek (caller frees), or
+ * CK_E_FORBIDDEN / CK_E_UNAVAILABLE with *err filled, or another error. */
+int st_account_key(struct st *st, const char *name, struct ck_secret **aek, struct st_key_err *err);
+/* The AEK for a change of settings: cached, or unwrapped under the current wrapping (fresh chain).
+ * On refusal *f says why. */
+struct st_kek_fail;
+int st_ks_current_aek(struct st *st, const char *name, struct ck_secret **aek, struct st_kek_fail *f);
+/* After a committed change of name's settings: reloads them; aek (may be NULL) is the AEK, which
+ * did not change. */
+void st_ks_changed(struct st *st, const char *name, const struct ck_secret *aek);
+/* The account is gone. */
+void st_ks_forget(struct st *st, const char *name);
+/* properties.keyState of name, or NULL for an account under the root key. */
+json_t *st_ks_json(struct st *st, const char *name);
+/* Serializes changes of one account's key settings (RP writes, version follows). */
+void st_acct_lock(struct st *st, const char *name);
+void st_acct_unlock(struct st *st, const char *name);
+/* The keeper: re-validation, version follow, events. */
+int st_ks_init(struct st *st);
+int st_ks_start(struct st *st);
+void st_ks_stop(struct st *st);
+void st_ks_cleanup(struct st *st);
 
 /* ---- st_rp.c ---- */
 void st_handle_rp(struct st *st, struct ck_req *req, struct ck_resp *resp);

@@ -8,17 +8,20 @@
  * says holds .../userAssignedIdentities/ * /assign/action on them. A system-assigned identity is
  * created by the identity service (PUT /rp/identity/systemAssigned, idempotent by the account's id)
  * before the account row is written, and deleted after the row no longer names it. The encryption object is
- * validated and stored as Azure returns it; keySource Microsoft.Keyvault is accepted when its key
- * and identity are well formed, but the AEK stays wrapped under the platform root key until the
- * customer-managed key engine is wired (docs/storage.md). Every check runs before the first write,
- * so a refused request changes nothing.
+ * validated and stored as Azure returns it. A change that sets or moves the customer-managed key
+ * (keySource Microsoft.Keyvault) first runs the whole chain to the customer's vault and wraps the
+ * AEK under the key; the new wrapping replaces the old one in the same statement as the settings
+ * (docs/cmk.md). Every check runs before the first write, so a refused request changes nothing.
  */
 #include "services/storage/st_int.h"
+#include "services/storage/st_kek.h"
 #include "authz/armpath.h"
 #include "authz/shared_key.h"
 #include "core/codec.h"
 #include "core/log.h"
 #include "core/timeutil.h"
+#include "crypto/keyops.h"
+#include "crypto/random.h"
 #include "http/client/httpc.h"
 
 #include <ctype.h>
@@ -780,10 +783,19 @@ static json_t *st_encryption_apply(struct ck_arena *a, struct ck_resp *resp, con
                          "version id.");
             goto fail;
         }
-        if (ua == NULL) {
+        if (ua == NULL && (cur == NULL || !st_identity_sa(identity))) {
             st_arm_error(resp, 400, "InvalidEncryptionIdentity",
-                         "keySource Microsoft.Keyvault needs encryption.identity.userAssignedIdentity: customer-managed "
-                         "keys through the system-assigned identity are not supported yet.");
+                         cur == NULL ? "keySource Microsoft.Keyvault at account creation needs "
+                                       "encryption.identity.userAssignedIdentity (a system-assigned identity exists only "
+                                       "once the account does)."
+                                     : "keySource Microsoft.Keyvault needs encryption.identity.userAssignedIdentity, or "
+                                       "a system-assigned identity on the account (identity.type SystemAssigned).");
+            goto fail;
+        }
+        if (ua == NULL && fc != NULL) {
+            st_arm_error(resp, 400, "InvalidEncryptionIdentity",
+                         "encryption.identity.federatedIdentityClientId is used together with "
+                         "encryption.identity.userAssignedIdentity, which is missing.");
             goto fail;
         }
     } else {
@@ -846,6 +858,143 @@ fail:
     return NULL;
 }
 
+/* ---- the customer-managed key (docs/cmk.md) ---- */
+
+/* The ARM error for a failed link of the chain; details[0] carries the upstream code. */
+static void st_cmk_error(struct ck_resp *resp, const struct st_kek_fail *f)
+{
+    static const struct {
+        enum st_kek_link link;
+        const char *code, *what;
+    } map[] = {
+        {ST_LINK_IDENTITY, "KeyVaultAuthenticationFailure", "The managed identity could not get a token"},
+        {ST_LINK_VAULT, "KeyVaultVaultNotFound", "The key vault could not be used"},
+        {ST_LINK_FIC, "KeyVaultAuthenticationFailure",
+         "The federated identity credential of the application does not accept the managed identity's token"},
+        {ST_LINK_SP, "KeyVaultAuthenticationFailure",
+         "The application (federatedIdentityClientId) has no service principal in the key vault's tenant"},
+        {ST_LINK_ROLE, "KeyVaultAuthenticationFailure",
+         "The key vault refused the identity: it needs a role that allows get, wrapKey and unwrapKey (Key Vault "
+         "Crypto Service Encryption User) on the vault or the key"},
+        {ST_LINK_KEY, "KeyVaultEncryptionKeyNotFound", "The key cannot be used"},
+        {ST_LINK_POLICY, "KeyVaultPolicyError", "The key vault must have soft delete and purge protection"},
+    };
+    const char *code = "InternalError", *what = "The customer-managed key could not be checked";
+    int status = 500;
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        if (map[i].link == f->link) {
+            code = map[i].code;
+            what = map[i].what;
+            status = 400;
+        }
+    }
+    if (f->link == ST_LINK_KEY && (strcmp(f->upstream, "InvalidKeyType") == 0 ||
+                                   strcmp(f->upstream, "InvalidKeySize") == 0 ||
+                                   strcmp(f->upstream, "KeyOperationForbidden") == 0))
+        code = "InvalidKeyVaultKey";
+    /* An answer of 5xx or 429 (not a refusal, not a missing host) may pass: retry. */
+    if (f->transient && strcmp(f->upstream, "ConnectionFailed") != 0 && strcmp(f->upstream, "BackingOff") != 0 &&
+        strcmp(f->upstream, "Timeout") != 0) {
+        status = 503;
+        code = "ServiceUnavailable";
+    }
+    char msg[1100];
+    snprintf(msg, sizeof(msg), "%s (%s): %s.", what, st_kek_link_name(f->link), f->message);
+    json_t *body = json_pack("{s:{s:s,s:s,s:[{s:s,s:s,s:s}]}}", "error", "code", code, "message", msg, "details",
+                             "code", f->upstream[0] ? f->upstream : code, "target", st_kek_link_name(f->link),
+                             "message", f->message);
+    ck_resp_json(resp, status, body);
+    json_decref(body);
+}
+
+/* The chain reference of an encryption object; identity is the account's id for a system-assigned
+ * identity. Strings point into enc and uri_buf. */
+static void st_cmk_ref(const json_t *enc, const char *arm_id, char *uri_buf, size_t ulen, struct st_kek_ref *ref)
+{
+    json_t *kvp = json_object_get(enc, "keyvaultproperties"), *eid = json_object_get(enc, "identity");
+    snprintf(uri_buf, ulen, "%s", ck_json_str(kvp, "keyvaulturi") ? ck_json_str(kvp, "keyvaulturi") : "");
+    size_t n = strlen(uri_buf);
+    while (n > 0 && uri_buf[n - 1] == '/')
+        uri_buf[--n] = '\0';
+    ref->vault_uri = uri_buf;
+    ref->key_name = ck_json_str(kvp, "keyname");
+    ref->key_version = ck_json_str(kvp, "keyversion") ? ck_json_str(kvp, "keyversion") : "";
+    ref->identity = ck_json_str(eid, "userAssignedIdentity") ? ck_json_str(eid, "userAssignedIdentity") : arm_id;
+    ref->client_id = ck_json_str(eid, "federatedIdentityClientId");
+}
+
+/* 1 when the customer key settings of enc differ from cur's (or cur has none in effect). */
+static int st_cmk_moved(const json_t *cur, const json_t *enc, int cur_wrapped, const char *arm_id)
+{
+    struct st_kek_ref a, b;
+    char ua[600], ub[600];
+    if (!cur_wrapped || cur == NULL)
+        return 1;
+    st_cmk_ref(cur, arm_id, ua, sizeof(ua), &a);
+    st_cmk_ref(enc, arm_id, ub, sizeof(ub), &b);
+    return !st_streq_ci(a.vault_uri, b.vault_uri) || !st_streq_ci(a.key_name, b.key_name) ||
+           !st_streq_ci(a.key_version, b.key_version) || !st_streq_ci(a.identity, b.identity) ||
+           !((a.client_id == NULL && b.client_id == NULL) ||
+             (a.client_id != NULL && b.client_id != NULL && strcasecmp(a.client_id, b.client_id) == 0));
+}
+
+/*
+ * Proves the customer key enc names can be used (docs/cmk.md steps 1-5) and wraps aek under it:
+ * the key is read with a fresh chain and checked, the AEK wrapped, and the wrapping unwrapped again
+ * (the identity must be able to unwrap, not only wrap). Sets the read-only key fields of enc.
+ * Fills *wrap (ck_malloc'd) and *kid (ck_strdup'd). Writes the error and returns 0.
+ */
+static int st_cmk_prepare(struct st *st, struct ck_resp *resp, const char *account, json_t *enc, const char *arm_id,
+                          const struct ck_secret *aek, struct ck_bytes *wrap, char **kid)
+{
+    struct st_kek_ref ref;
+    struct st_kek_key key;
+    struct st_kek_fail f;
+    struct ck_secret *back = NULL;
+    char uri[600], corr[37], corr2[37], ts[40];
+    memset(&f, 0, sizeof(f));
+    st_cmk_ref(enc, arm_id, uri, sizeof(uri), &ref);
+    if (st_kek_get_key(st, &ref, 1, &key, &f) != CK_OK || st_kek_key_usable(&key, ck_time_now(), &f) != CK_OK)
+        goto fail;
+    ref.key_version = key.version;
+    if (st_kek_wrap(st, &ref, key.version, aek, wrap, corr, &f) != CK_OK)
+        goto fail;
+    if (st_kek_unwrap(st, &ref, key.version, wrap->ptr, wrap->len, 0, &back, corr2, &f) != CK_OK)
+        goto fail;
+    if (!ck_ct_equal(ck_secret_ptr(back), ck_secret_len(back), ck_secret_ptr(aek), ck_secret_len(aek))) {
+        f.link = ST_LINK_KEY;
+        f.transient = 0;
+        snprintf(f.upstream, sizeof(f.upstream), "UnwrapMismatch");
+        snprintf(f.message, sizeof(f.message), "the key %.300s did not give back what it wrapped", key.kid);
+        goto fail;
+    }
+    ck_secret_free(back);
+    json_t *kvp = json_object_get(enc, "keyvaultproperties");
+    json_object_set_new(kvp, "currentVersionedKeyIdentifier", json_string(key.kid));
+    json_object_set_new(kvp, "lastKeyRotationTimestamp", json_string(ck_time_iso8601(ck_time_now(), ts, sizeof(ts))));
+    if (key.exp != 0)
+        json_object_set_new(kvp, "currentVersionedKeyExpirationTimestamp",
+                            json_string(ck_time_iso8601(key.exp, ts, sizeof(ts))));
+    else
+        json_object_del(kvp, "currentVersionedKeyExpirationTimestamp");
+    if ((*kid = ck_strdup(key.kid)) == NULL) {
+        ck_free(wrap->ptr);
+        wrap->ptr = NULL;
+        st_internal_error(resp);
+        return 0;
+    }
+    ck_log(CK_LOG_INFO, "storage: account %s: AEK wrapped under %s (wrap %s, unwrap %s)", account, key.kid, corr, corr2);
+    return 1;
+fail:
+    ck_secret_free(back);
+    ck_free(wrap->ptr);
+    wrap->ptr = NULL;
+    ck_log(CK_LOG_WARN, "storage: account %s: the customer-managed key was refused (%s, %s): %s", account,
+           st_kek_link_name(f.link), f.upstream, f.message);
+    st_cmk_error(resp, &f);
+    return 0;
+}
+
 /* ---- responses ---- */
 
 static const char *st_origin(struct st *st, struct ck_arena *a)
@@ -878,6 +1027,9 @@ static json_t *st_account_json(struct st *st, struct ck_arena *a, const struct s
         json_object_set_new(props, "networkAcls", json_pack("{s:s,s:s,s:[],s:[]}", "bypass", "AzureServices",
                                                             "defaultAction", "Allow", "ipRules", "virtualNetworkRules"));
         json_object_set(props, "encryption", enc);
+        json_t *ks = st_ks_json(st, r->name);
+        if (ks != NULL)
+            json_object_set_new(props, "keyState", ks);
     }
     json_decref(enc);
     return json_pack("{s:s,s:s,s:s,s:s,s:o,s:{s:s,s:s},s:s,s:o,s:o}", "id", r->arm_id, "name", r->name, "type",
@@ -988,9 +1140,10 @@ static void st_rp_list(struct st *st, struct ck_req *req, struct ck_resp *resp, 
     json_decref(o);
 }
 
-/* PUT (create, or update an existing account of the same group) and PATCH. */
-static void st_rp_write(struct st *st, struct ck_req *req, struct ck_resp *resp, const struct st_rp_path *p,
-                        const json_t *body, int is_put)
+/* PUT (create, or update an existing account of the same group) and PATCH; the caller holds the
+ * account's write lock. */
+static void st_rp_write_locked(struct st *st, struct ck_req *req, struct ck_resp *resp, const struct st_rp_path *p,
+                               const json_t *body, int is_put)
 {
     struct ck_arena *a = ck_req_arena(req);
     struct st_account_row cur, nr;
@@ -1001,6 +1154,9 @@ static void st_rp_write(struct st *st, struct ck_req *req, struct ck_resp *resp,
            *cur_props = NULL;
     const char *sku = NULL, *kind = NULL, *arm_id = NULL;
     int exists, rc, sa_made = 0;
+    struct ck_secret *aek = NULL;
+    struct ck_bytes wrap = {0};
+    char *kek_kid = NULL;
 
     memset(&nr, 0, sizeof(nr));
     rc = st_account_row_get(st, a, p->name, &cur);
@@ -1113,6 +1269,43 @@ static void st_rp_write(struct st *st, struct ck_req *req, struct ck_resp *resp,
             goto out;
         sa_made = 1;
     }
+    /* The customer key: a change that sets or moves it is proven and the AEK wrapped under it first;
+     * a switch back to Microsoft.Storage wraps the AEK under the root key again. */
+    {
+        const char *src = ck_json_str(enc, "keySource");
+        int new_cmk = src != NULL && strcmp(src, "Microsoft.Keyvault") == 0;
+        int cur_wrapped = exists && cur.aek_kek != NULL;
+        struct st_kek_fail f;
+        if (new_cmk && st_cmk_moved(exists ? cur_enc : NULL, enc, cur_wrapped, arm_id)) {
+            if (!exists)
+                rc = ck_rand_secret(ST_AEK_LEN, &aek);
+            else
+                rc = st_ks_current_aek(st, p->name, &aek, &f);
+            if (rc != CK_OK) {
+                if (exists && f.link != ST_LINK_NONE)
+                    st_cmk_error(resp, &f);
+                else
+                    st_internal_error(resp);
+                goto out;
+            }
+            if (!st_cmk_prepare(st, resp, p->name, enc, arm_id, aek, &wrap, &kek_kid))
+                goto out;
+        } else if (!new_cmk && cur_wrapped) {
+            memset(&f, 0, sizeof(f));
+            if ((rc = st_ks_current_aek(st, p->name, &aek, &f)) != CK_OK) {
+                if (f.link != ST_LINK_NONE) {
+                    st_cmk_error(resp, &f);
+                } else {
+                    st_internal_error(resp);
+                }
+                goto out;
+            }
+            if (ck_aes_kw_wrap(st->root_key, ck_secret_ptr(aek), ck_secret_len(aek), &wrap) != CK_OK) {
+                st_internal_error(resp);
+                goto out;
+            }
+        }
+    }
     const char *old_sa = st_identity_sa(cur_identity) ? ck_json_str(cur_identity, "principalId") : NULL;
     char *tags_s = tags ? ck_json_dump(tags) : NULL, *id_s = ck_json_dump(identity), *enc_s = ck_json_dump(enc),
          *props_s = ck_json_dump(props);
@@ -1127,6 +1320,12 @@ static void st_rp_write(struct st *st, struct ck_req *req, struct ck_resp *resp,
         nr.properties = props_s;
         if (sku != NULL)
             nr.sku = (char *)sku;
+        if (wrap.ptr != NULL) {
+            nr.set_wrap = 1;
+            nr.wrap = wrap.ptr;
+            nr.wrap_len = wrap.len;
+            nr.aek_kek = kek_kid; /* NULL: back under the root key */
+        }
         rc = st_account_update(st, &nr);
         if (rc != CK_OK) {
             st_internal_error(resp);
@@ -1134,6 +1333,11 @@ static void st_rp_write(struct st *st, struct ck_req *req, struct ck_resp *resp,
             /* The row no longer names the old system-assigned identity: it can go. */
             if (old_sa != NULL && ck_json_str(identity, "principalId") == NULL)
                 st_sa_remove(st, a, arm_id, old_sa);
+            if (wrap.ptr != NULL) {
+                ck_log(CK_LOG_INFO, "storage: account %s: AEK now under %s", p->name,
+                       kek_kid ? kek_kid : "the root key");
+                st_ks_changed(st, p->name, aek);
+            }
             st_reply_account(st, req, resp, p->name, 200);
         }
     } else {
@@ -1149,12 +1353,20 @@ static void st_rp_write(struct st *st, struct ck_req *req, struct ck_resp *resp,
         nr.identity = id_s;
         nr.encryption = enc_s;
         nr.properties = props_s;
+        if (wrap.ptr != NULL) {
+            nr.set_wrap = 1;
+            nr.wrap = wrap.ptr;
+            nr.wrap_len = wrap.len;
+            nr.aek_kek = kek_kid;
+        }
         if ((rc = st_account_insert(st, &nr)) == CK_E_EXISTS) {
             st_arm_error(resp, 409, "StorageAccountAlreadyTaken", ST_NAME_TAKEN_FMT, p->name);
         } else if (rc != CK_OK) {
             st_internal_error(resp);
         } else {
-            ck_log(CK_LOG_INFO, "storage: account %s created (AEK under root key)", p->name);
+            ck_log(CK_LOG_INFO, "storage: account %s created (AEK under %s)", p->name,
+                   kek_kid ? kek_kid : "the root key");
+            st_ks_changed(st, p->name, aek);
             st_reply_account(st, req, resp, p->name, 201);
         }
     }
@@ -1166,6 +1378,9 @@ static void st_rp_write(struct st *st, struct ck_req *req, struct ck_resp *resp,
     free(enc_s);
     free(props_s);
 out:
+    ck_secret_free(aek);
+    ck_free(wrap.ptr);
+    ck_free(kek_kid);
     json_decref(cur_identity);
     json_decref(cur_enc);
     json_decref(cur_props);
@@ -1179,6 +1394,14 @@ bad_sku:
         st_arm_error(resp, 400, "InvalidRequestPropertyValue",
                      "sku.name is required: one of Standard_LRS, Standard_GRS, Standard_RAGRS, Standard_ZRS, "
                      "Premium_LRS, Premium_ZRS, Standard_GZRS, Standard_RAGZRS.");
+}
+
+static void st_rp_write(struct st *st, struct ck_req *req, struct ck_resp *resp, const struct st_rp_path *p,
+                        const json_t *body, int is_put)
+{
+    st_acct_lock(st, p->name);
+    st_rp_write_locked(st, req, resp, p, body, is_put);
+    st_acct_unlock(st, p->name);
 }
 
 static void st_rp_check_name(struct st *st, struct ck_req *req, struct ck_resp *resp, const json_t *body)
@@ -1355,6 +1578,7 @@ void st_handle_rp(struct st *st, struct ck_req *req, struct ck_resp *resp)
                 st_internal_error(resp);
         } else {
             ck_log(CK_LOG_INFO, "storage: account %s deleted", p.name);
+            st_ks_forget(st, p.name);
             /* After the commit: a crash here leaves an unused identity, never an account without one. */
             json_t *idj = st_parse_text(r.identity);
             if (st_identity_sa(idj) && ck_json_str(idj, "principalId") != NULL)

@@ -30,6 +30,11 @@ struct st_config {
     unsigned blob_port;                  /* HTTPS blob origin; 0 picks a free port */
     int dev_account;                     /* also serve devstoreaccount1 on plain HTTP */
     unsigned dev_port;                   /* the plain-HTTP loopback port (crosskeyd: 10000; 0 picks a free port) */
+    /* Customer-managed keys (docs/cmk.md); 0 takes the default. */
+    unsigned cmk_revalidate_s;           /* lease of an unwrapped AEK (300) */
+    unsigned cmk_ride_through_s;         /* how long an unreachable vault is ridden through (900) */
+    unsigned cmk_version_poll_s;         /* automatic-version poll (3600) */
+    int cmk_events_off;                  /* no event subscriptions: polling only */
 };
 
 int st_new(const struct st_config *cfg, struct st **out) CK_MUST_CHECK;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The vault audit log: one record per data-plane request (time, caller oid, appid and tid,
- * operation, kid, result, client address, request id), chained by SHA-256 so that removing,
+ * operation, kid, result, client address, request id, and the client's correlation id when it sent
+ * a well-formed x-ms-client-request-id), chained by SHA-256 so that removing,
  * reordering or editing a record is detected: hash = SHA-256(prevHash || "\n" || canonical record),
  * hex-encoded, where the canonical record is its JSON with sorted keys and no spaces
  * (docs/vault.md). A hash chain alone can be recomputed by whoever can write the store, so the
@@ -65,7 +66,7 @@ struct kv_audit_item {
     struct kv_audit_item *next;
     const char *vault;
     const struct kv_caller *c;
-    const char *operation, *kid, *client_address, *request_id;
+    const char *operation, *kid, *client_address, *request_id, *correlation_id;
     int result;
     pthread_cond_t cond; /* signalled when done, or when this item became the head of the queue */
     int done, rc;
@@ -117,11 +118,12 @@ static int kv_audit_write(struct kv *kv, const struct kv_audit_item *it, struct 
     int rc = CK_E_DB;
 
     ck_time_iso8601(ck_time_now(), ts, sizeof(ts));
-    json_t *r = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s*,s:i,s:s,s:s}", "sequence", (json_int_t)seq, "time", ts,
-                          "vault", it->vault, "callerOid", it->c->claims.oid, "callerAppId", it->c->claims.appid,
+    /* Optional members (s*) are left out when NULL, so a record without them hashes as before. */
+    json_t *r = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s*,s:i,s:s,s:s,s:s*}", "sequence", (json_int_t)seq, "time",
+                          ts, "vault", it->vault, "callerOid", it->c->claims.oid, "callerAppId", it->c->claims.appid,
                           "callerTenantId", it->c->claims.tid, "operation", it->operation, "kid", it->kid, "result",
                           it->result, "clientAddress", it->client_address ? it->client_address : "", "requestId",
-                          it->request_id);
+                          it->request_id, "correlationId", it->correlation_id);
     canon = r ? kv_audit_canonical(r) : NULL;
     json_decref(r);
     hash = canon ? kv_audit_hash(h->hash, canon) : NULL;
@@ -192,8 +194,7 @@ void kv_audit_busy(struct kv *kv, int delta)
     atomic_fetch_add(&kv->audit_busy, delta);
 }
 
-/* Absolute CLOCK_MONOTONIC time us microseconds from now. */
-static struct timespec kv_deadline(long us)
+struct timespec kv_deadline(long us)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -203,11 +204,20 @@ static struct timespec kv_deadline(long us)
     return ts;
 }
 
+const char *kv_audit_correlation(const char *h)
+{
+    static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:{}";
+    size_t n = h ? strspn(h, ok) : 0;
+    return n >= 1 && n <= KV_CORRELATION_MAX && h[n] == '\0' ? h : NULL;
+}
+
 int kv_audit_append(struct kv *kv, const char *vault, const struct kv_caller *c, const char *operation,
-                    const char *kid, int result, const char *client_address, const char *request_id)
+                    const char *kid, int result, const char *client_address, const char *request_id,
+                    const char *correlation_id)
 {
     struct kv_audit_item item = {.vault = vault, .c = c, .operation = operation, .kid = kid,
-                                 .client_address = client_address, .request_id = request_id, .result = result};
+                                 .client_address = client_address, .request_id = request_id,
+                                 .correlation_id = correlation_id, .result = result};
     pthread_cond_init(&item.cond, NULL);
     /*
      * Group commit. The record is queued; the caller at the head of the queue, when no commit is
@@ -262,25 +272,57 @@ int kv_audit_append(struct kv *kv, const char *vault, const struct kv_caller *c,
     return item.rc;
 }
 
+/* The record filters of the listing: a record is listed when each filter given in the query
+ * names the same value as the record's member of that name (compared exactly). */
+static const char *const kv_audit_filters[] = {"callerOid", "correlationId"};
+#define KV_AUDIT_NFILTERS (sizeof(kv_audit_filters) / sizeof(kv_audit_filters[0]))
+
+static int kv_audit_matches(const json_t *r, const char *const *want)
+{
+    for (size_t i = 0; i < KV_AUDIT_NFILTERS; i++) {
+        const char *have = want[i] ? ck_json_str(r, kv_audit_filters[i]) : NULL;
+        if (want[i] != NULL && (have == NULL || strcmp(have, want[i]) != 0))
+            return 0;
+    }
+    return 1;
+}
+
+/* The nextLink of a page ending at sequence last, carrying $top and the filters. NULL when out of memory. */
+static char *kv_audit_next_link(struct kv *kv, struct ck_req *req, long top, long long last, const char *const *want)
+{
+    struct ck_arena *a = ck_req_arena(req);
+    /* The RP path "/rp/vault/subscriptions/.../auditRecords" is the ARM path under /rp/vault. */
+    char *next = ck_arena_printf(a, "%s%s?api-version=%s&$top=%ld&$skiptoken=%lld", kv->arm_endpoint,
+                                 ck_req_path(req) + strlen("/rp/vault"), "2026-02-01", top, last);
+    for (size_t i = 0; next != NULL && i < KV_AUDIT_NFILTERS; i++) {
+        if (want[i] == NULL)
+            continue;
+        char *enc = ck_url_encode(want[i]);
+        next = enc ? ck_arena_printf(a, "%s&%s=%s", next, kv_audit_filters[i], enc) : NULL;
+        ck_free(enc);
+    }
+    return next;
+}
+
 void kv_audit_list(struct kv *kv, struct ck_req *req, struct ck_resp *resp, const char *vault)
 {
     struct ck_db_stmt *st = NULL;
     const char *top_s = ck_req_query(req, "$top");
     const char *skip_s = ck_req_query(req, "$skiptoken");
-    const char *caller = ck_req_query(req, "callerOid");
+    const char *want[KV_AUDIT_NFILTERS];
+    int filtered = 0;
     long top = 100;
     long long after = 0, last = 0;
     int n = 0, more = 0;
-    json_t *arr = json_array();
+    for (size_t i = 0; i < KV_AUDIT_NFILTERS; i++) {
+        want[i] = ck_req_query(req, kv_audit_filters[i]);
+        filtered |= want[i] != NULL;
+    }
     if (top_s != NULL) {
         char *end = NULL;
         top = strtol(top_s, &end, 10);
         if (*top_s == '\0' || *end != '\0' || top < 1 || top > 1000) {
-            json_decref(arr);
-            json_t *e = json_pack("{s:{s:s,s:s}}", "error", "code", "InvalidParameter", "message",
-                                  "$top must be an integer from 1 to 1000.");
-            ck_resp_json(resp, 400, e);
-            json_decref(e);
+            kv_arm_error(resp, 400, "InvalidParameter", "$top must be an integer from 1 to 1000.");
             return;
         }
     }
@@ -290,24 +332,22 @@ void kv_audit_list(struct kv *kv, struct ck_req *req, struct ck_resp *resp, cons
         if (*skip_s == '\0' || *end != '\0' || after < 0)
             after = 0;
     }
+    json_t *arr = json_array();
     ck_db_lock(kv->db);
     if (ck_db_prepare(kv->db, "SELECT seq, record, prev_hash, hash FROM audit WHERE vault = ?1 AND seq > ?2"
                               " ORDER BY seq LIMIT ?3", &st) == CK_OK) {
         ck_db_bind_text(st, 1, vault);
         ck_db_bind_int64(st, 2, after);
-        /* With a caller filter, records are scanned in pages until the page fills. */
-        ck_db_bind_int64(st, 3, caller ? 100000 : top + 1);
+        /* With a filter, records are scanned until the page fills. */
+        ck_db_bind_int64(st, 3, filtered ? 100000 : top + 1);
         while (ck_db_step(st) == 1) {
             const char *text = ck_db_col_text(st, 1);
             json_t *r = ck_json_parse_object(text, strlen(text), NULL, 0);
             if (r == NULL)
                 continue;
-            if (caller != NULL) {
-                const char *oid = ck_json_str(r, "callerOid");
-                if (oid == NULL || strcmp(oid, caller) != 0) {
-                    json_decref(r);
-                    continue;
-                }
+            if (!kv_audit_matches(r, want)) {
+                json_decref(r);
+                continue;
             }
             if (n == top) {
                 more = 1;
@@ -324,20 +364,8 @@ void kv_audit_list(struct kv *kv, struct ck_req *req, struct ck_resp *resp, cons
     ck_db_stmt_free(st);
     ck_db_unlock(kv->db);
     json_t *o = json_pack("{s:o}", "value", arr);
-    if (more) {
-        char *next = ck_arena_printf(ck_req_arena(req), "%s%s/auditRecords?api-version=%s&$top=%ld&$skiptoken=%lld%s%s",
-                                     kv->arm_endpoint, ck_req_path(req) + strlen("/rp/vault"), "2026-02-01", top, last,
-                                     caller ? "&callerOid=" : "", caller ? caller : "");
-        /* The path already ends in /auditRecords. */
-        if (next != NULL) {
-            char *dup = strstr(next, "/auditRecords/auditRecords");
-            if (dup != NULL)
-                memmove(dup, dup + strlen("/auditRecords"), strlen(dup + strlen("/auditRecords")) + 1);
-        }
-        json_object_set_new(o, "nextLink", next ? json_string(next) : json_null());
-    } else {
-        json_object_set_new(o, "nextLink", json_null());
-    }
+    char *next = more ? kv_audit_next_link(kv, req, top, last, want) : NULL;
+    json_object_set_new(o, "nextLink", next ? json_string(next) : json_null());
     ck_resp_json(resp, 200, o);
     json_decref(o);
 }

@@ -127,7 +127,7 @@ void kv_events_feed(struct kv *kv, const struct kv_vault *v, const char *origin,
         deadline.tv_sec += wait;
         pthread_mutex_lock(&kv->events_lock);
         int64_t seen = kv->events_last;
-        while (kv->events_last == seen) {
+        while (kv->events_last == seen && !kv->events_closed) {
             if (pthread_cond_timedwait(&kv->events_cond, &kv->events_lock, &deadline) == ETIMEDOUT)
                 break;
         }
@@ -137,6 +137,14 @@ void kv_events_feed(struct kv *kv, const struct kv_vault *v, const char *origin,
     json_t *o = json_pack("{s:o,s:I}", "value", arr, "cursor", (json_int_t)last);
     ck_resp_json(resp, 200, o);
     json_decref(o);
+}
+
+void kv_events_close(struct kv *kv)
+{
+    pthread_mutex_lock(&kv->events_lock);
+    kv->events_closed = 1;
+    pthread_cond_broadcast(&kv->events_cond);
+    pthread_mutex_unlock(&kv->events_lock);
 }
 
 void kv_events_notification(struct kv *kv, struct ck_req *req, struct ck_resp *resp)

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 #define KV_DEFAULT_RESOURCE "https://vault.azure.net"
 #define KV_APP_ID "cfa8b339-82a2-471a-a3c9-0fc0be7a4093"
@@ -26,8 +27,10 @@
 #endif
 #define KV_AUDIT_BATCH_MAX 64   /* a writer that has this many records queued stops gathering */
 #define KV_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+#define KV_CORRELATION_MAX 64 /* the longest x-ms-client-request-id an audit record carries */
 
 struct kv_audit_item;
+struct kv_fault;
 
 /* An opened private key in the cache (kv_keycache.c). */
 struct kv_cached {
@@ -64,6 +67,7 @@ struct kv {
     pthread_mutex_t events_lock;
     pthread_cond_t events_cond;
     int64_t events_last;
+    int events_closed; /* draining: long polls answer at once */
     /* The rotation scheduler. */
     pthread_t sched;
     int sched_running, sched_stop;
@@ -82,6 +86,16 @@ struct kv {
     /* Opened private keys (kv_keycache.c). */
     pthread_mutex_t keycache_lock;
     struct kv_cached *keycache;
+    /* Injected faults (kv_fault.c, --test-faults), one per vault at most. fault_lock guards the
+     * list, fault_serial and fault_stop; fault_count lets requests skip the lock when there are
+     * none; fault_cond (CLOCK_MONOTONIC) wakes delayed requests when a fault changes or the
+     * service stops. fault_op_lock serialises the operator's changes (an origin stop or restart). */
+    pthread_mutex_t fault_lock, fault_op_lock;
+    pthread_cond_t fault_cond;
+    struct kv_fault *faults;
+    _Atomic int fault_count;
+    unsigned long fault_serial;
+    int fault_stop;
 };
 
 /* A vault row; strings live in the caller's arena. */
@@ -118,11 +132,19 @@ const char *kv_recovery_level(const struct kv_vault *v);
 
 /* ---- kv_rp.c ---- */
 void kv_handle_rp(struct kv *kv, struct ck_req *req, struct ck_resp *resp);
+/* Writes an ARM error: {"error":{"code","message"}}. */
+void kv_arm_error(struct ck_resp *resp, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* ---- kv_origin.c ---- */
 /* Starts the origin of one vault, choosing a port when it has none; updates the stored port. */
 int kv_origin_start(struct kv *kv, const char *name, unsigned *port);
 void kv_origin_stop(struct kv *kv, const char *name);
+/* Whether vault name has its own origin running. */
+int kv_origin_running(struct kv *kv, const char *name);
+/* Starts the origin of vault name again on exactly port (no other); CK_OK when it runs already.
+ * Returns CK_E_IO when the port cannot be bound. */
+int kv_origin_resume(struct kv *kv, const char *name, unsigned port) CK_MUST_CHECK;
 /* Writes a Key Vault error: {"error":{"code","message","innererror":{"code"}}}. */
 void kv_error(struct ck_resp *resp, int status, const char *code, const char *inner, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -139,6 +161,8 @@ void kv_handle_keys(struct kv *kv, const struct kv_vault *v, const struct kv_cal
 void kv_event_emit(struct kv *kv, const struct kv_vault *v, const char *type, const char *key, const char *version,
                    const json_t *data);
 /* GET /events: the cursor feed (long-poll) for callers who may read the vault's (or one key's) keys. */
+/* Ends every long poll of the feed and makes new ones answer at once (drain). */
+void kv_events_close(struct kv *kv);
 void kv_events_feed(struct kv *kv, const struct kv_vault *v, const char *origin, struct ck_req *req, struct ck_resp *resp,
                     const char *key);
 /* POST /rp/vault/notifications from ARM: role-assignment changes at vault or key scope. */
@@ -155,8 +179,9 @@ int64_t kv_duration(const char *s);
 int kv_rotation_pass(struct kv *kv, json_t *report);
 int kv_sched_start(struct kv *kv, int interval_ms);
 void kv_sched_stop(struct kv *kv);
-/* POST /operator/vault/tick {"advanceSeconds":N}: moves the test clock (only with a test clock) and
- * runs a rotation pass. */
+/* The operator API under /operator/vault/ (operator credential): POST tick {"advanceSeconds":N}
+ * moves the test clock (only with a test clock) and runs a rotation pass; POST fault goes to
+ * kv_fault_operator. */
 void kv_operator(struct kv *kv, struct ck_req *req, struct ck_resp *resp);
 
 /* ---- kv_keycache.c ---- */
@@ -167,13 +192,36 @@ void kv_keycache_put(struct kv *kv, const char *vault, const char *name, const c
 void kv_keycache_drop(struct kv *kv, const char *vault, const char *name);
 void kv_keycache_clear(struct kv *kv);
 
+/* ---- kv_fault.c ---- */
+void kv_fault_init(struct kv *kv);
+/* Ends every injected delay at once and lets no new one start (shutdown). */
+void kv_fault_stop(struct kv *kv);
+/* Frees the faults and their locks (after kv_fault_stop and once no request runs). */
+void kv_fault_cleanup(struct kv *kv);
+/* Applies vault's injected fault to a data-plane request before anything else: waits out a delay,
+ * or answers (an injected error, or 503 for a vault that is down) and returns 1. Returns 0 when
+ * the request is to be served. */
+int kv_fault_gate(struct kv *kv, const char *vault, struct ck_resp *resp);
+/* Forgets the fault of a deleted vault. */
+void kv_fault_forget(struct kv *kv, const char *vault);
+/* POST /operator/vault/fault (the operator credential already checked). */
+void kv_fault_operator(struct kv *kv, struct ck_req *req, struct ck_resp *resp);
+
 /* ---- kv_audit.c ---- */
+/* Absolute CLOCK_MONOTONIC time us microseconds from now. */
+struct timespec kv_deadline(long us);
+/* The correlation id an audit record carries for the x-ms-client-request-id header h: h itself
+ * when it is 1 to KV_CORRELATION_MAX characters of [A-Za-z0-9-_.:{}], else NULL. */
+const char *kv_audit_correlation(const char *h);
 /* Counts requests in a cryptographic operation (+1 on entry, -1 on exit): the audit writer waits
  * briefly for them so that they share its flush (kv_audit.c). */
 void kv_audit_busy(struct kv *kv, int delta);
 /* Appends one record to the vault's hash-chained audit log; returns once it is on disk. */
+/* correlation_id (NULL: none) is recorded as "correlationId"; the caller validates it
+ * (kv_audit_correlation). */
 int kv_audit_append(struct kv *kv, const char *vault, const struct kv_caller *c, const char *operation,
-                    const char *kid, int result, const char *client_address, const char *request_id);
+                    const char *kid, int result, const char *client_address, const char *request_id,
+                    const char *correlation_id);
 /* The canonical text hashed for a record (docs/vault.md). Caller frees. */
 char *kv_audit_canonical(const json_t *record);
 /* Writes the audit records and the chain check for the RP routes. */

@@ -5,7 +5,8 @@
  * bearer token it gets 401 with the challenge naming the vault's tenant; a token must be RS256
  * from the vault's tenant, for the vault resource, and current. Authorization is asked of ARM
  * (check-access) on every request, so role changes apply to the next one. Every authenticated
- * request lands in the vault's audit log.
+ * request lands in the vault's audit log. Faults injected for tests (kv_fault.c) apply before
+ * anything else.
  */
 #include "services/vault/kv_int.h"
 #include "core/log.h"
@@ -42,6 +43,7 @@ int kv_new(const struct kv_config *cfg, struct kv **out)
     pthread_cond_init(&kv->audit_gather_cond, &ca);
     pthread_condattr_destroy(&ca);
     kv->audit_tail = &kv->audit_head;
+    kv_fault_init(kv);
     kv->cfg = *cfg;
     if (cfg->master_key == NULL || ck_secret_len(cfg->master_key) != CK_SEAL_KEY_LEN) {
         rc = CK_E_INVALID;
@@ -104,6 +106,7 @@ void kv_free(struct kv *kv)
 {
     if (kv == NULL)
         return;
+    kv_fault_stop(kv);
     kv_sched_stop(kv);
     if (kv->keycache != NULL)
         kv_keycache_clear(kv);
@@ -142,6 +145,7 @@ void kv_free(struct kv *kv)
     pthread_cond_destroy(&kv->events_cond);
     pthread_mutex_destroy(&kv->sched_lock);
     pthread_cond_destroy(&kv->sched_cond);
+    kv_fault_cleanup(kv);
     ck_free(kv);
 }
 
@@ -219,6 +223,8 @@ static void kv_serve(struct kv *kv, const char *name, struct ck_req *req, struct
     const char *operation = NULL;
     char *kid = NULL;
 
+    if (kv_fault_gate(kv, name, resp))
+        return;
     if (kv_vault_get(kv, ck_req_arena(req), name, 0, &v) != CK_OK) {
         kv_error(resp, 404, "VaultNotFound", NULL, "The vault '%.64s' does not exist.", name);
         return;
@@ -232,7 +238,8 @@ static void kv_serve(struct kv *kv, const char *name, struct ck_req *req, struct
         int status = ck_resp_get_status(resp);
         /* The record is durable before the result leaves: if it cannot be written, the result
          * (an unwrapped key, a plaintext, a signature) is withheld. */
-        if (kv_audit_append(kv, v.name, &c, operation, kid, status, ck_req_peer(req), ck_req_id(req)) != CK_OK) {
+        const char *corr = kv_audit_correlation(ck_req_header(req, "x-ms-client-request-id"));
+        if (kv_audit_append(kv, v.name, &c, operation, kid, status, ck_req_peer(req), ck_req_id(req), corr) != CK_OK) {
             ck_log(CK_LOG_ERROR, "vault %s: the audit record for request %s could not be written", v.name, ck_req_id(req));
             kv_error(resp, 500, "InternalServerError", NULL,
                      "The audit record of this request could not be written; its result is withheld.");
@@ -276,53 +283,20 @@ static void kv_data_error(void *ctx, struct ck_req *req, struct ck_resp *resp, i
     kv_error(resp, status, status == 413 ? "RequestEntityTooLarge" : code, NULL, "%s", message);
 }
 
-int kv_origin_start(struct kv *kv, const char *name, unsigned *port)
+/* Listens for vault name on port (0: the kernel chooses). Returns the origin, not yet linked into
+ * kv->origins, or NULL when the port cannot be bound. */
+static struct kv_origin *kv_origin_open(struct kv *kv, const char *name, unsigned port)
 {
-    if (kv->shared != NULL) {
-        *port = ck_httpd_port(kv->shared);
-        return CK_OK;
-    }
     struct kv_origin *o = ck_calloc(1, sizeof(*o));
-    int rc = CK_E_IO;
+    struct ck_httpd_config hc = {.bind_addr = kv->listen_addr, .port = (uint16_t)port, .tls_cert_pem = kv->tls_cert,
+                                 .tls_key_pem = kv->tls_key, .name = "vault"};
     if (o == NULL)
-        return CK_E_NOMEM;
+        return NULL;
     o->kv = kv;
     snprintf(o->name, sizeof(o->name), "%s", name);
-    struct ck_httpd_config hc = {.bind_addr = kv->listen_addr, .tls_cert_pem = kv->tls_cert,
-                                 .tls_key_pem = kv->tls_key, .name = "vault"};
-    /* The stored port first, then the configured range (0-0: the kernel chooses). */
-    unsigned candidates[2] = {*port, 0};
-    for (int i = 0; i < 2 && o->httpd == NULL; i++) {
-        if (i == 0 && *port == 0)
-            continue;
-        if (i == 1 && kv->cfg.port_lo == 0) {
-            hc.port = 0;
-            if (ck_httpd_new(&hc, &o->httpd) == CK_OK)
-                break;
-            continue;
-        }
-        if (i == 0) {
-            hc.port = (uint16_t)candidates[0];
-            if (ck_httpd_new(&hc, &o->httpd) == CK_OK)
-                break;
-            continue;
-        }
-        for (unsigned p = kv->cfg.port_lo; p <= kv->cfg.port_hi && o->httpd == NULL; p++) {
-            struct kv_vault other;
-            struct ck_arena *a = ck_arena_new();
-            int used = a != NULL && kv_vault_by_port(kv, a, p, &other) == CK_OK && strcasecmp(other.name, name) != 0;
-            ck_arena_free(a);
-            if (used)
-                continue;
-            hc.port = (uint16_t)p;
-            if (ck_httpd_new(&hc, &o->httpd) != CK_OK)
-                o->httpd = NULL;
-        }
-    }
-    if (o->httpd == NULL) {
-        ck_log(CK_LOG_ERROR, "vault %s: no free port for its origin", name);
+    if (ck_httpd_new(&hc, &o->httpd) != CK_OK) {
         ck_free(o);
-        return rc;
+        return NULL;
     }
     ck_httpd_set_public_host(o->httpd, kv->public_host);
     o->port = ck_httpd_port(o->httpd);
@@ -331,14 +305,76 @@ int kv_origin_start(struct kv *kv, const char *name, unsigned *port)
     if (ck_httpd_mount(o->httpd, &m) != CK_OK) {
         ck_httpd_free(o->httpd);
         ck_free(o);
-        return CK_E_INTERNAL;
+        return NULL;
     }
+    return o;
+}
+
+static void kv_origin_link(struct kv *kv, struct kv_origin *o)
+{
     pthread_mutex_lock(&kv->lock);
     o->next = kv->origins;
     kv->origins = o;
     pthread_mutex_unlock(&kv->lock);
+    ck_log(CK_LOG_INFO, "vault %s: origin https://%s:%u/", o->name, kv->public_host, o->port);
+}
+
+/* Whether port p of the range is stored as the port of a vault other than name. */
+static int kv_port_taken(struct kv *kv, unsigned p, const char *name)
+{
+    struct kv_vault other;
+    struct ck_arena *a = ck_arena_new();
+    int used = a != NULL && kv_vault_by_port(kv, a, p, &other) == CK_OK && strcasecmp(other.name, name) != 0;
+    ck_arena_free(a);
+    return used;
+}
+
+int kv_origin_start(struct kv *kv, const char *name, unsigned *port)
+{
+    struct kv_origin *o = NULL;
+    if (kv->shared != NULL) {
+        *port = ck_httpd_port(kv->shared);
+        return CK_OK;
+    }
+    /* The stored port first, then the configured range (0-0: the kernel chooses). */
+    if (*port != 0)
+        o = kv_origin_open(kv, name, *port);
+    if (o == NULL && kv->cfg.port_lo == 0)
+        o = kv_origin_open(kv, name, 0);
+    for (unsigned p = kv->cfg.port_lo; o == NULL && p != 0 && p <= kv->cfg.port_hi; p++)
+        if (!kv_port_taken(kv, p, name))
+            o = kv_origin_open(kv, name, p);
+    if (o == NULL) {
+        ck_log(CK_LOG_ERROR, "vault %s: no free port for its origin", name);
+        return CK_E_IO;
+    }
+    kv_origin_link(kv, o);
     *port = o->port;
-    ck_log(CK_LOG_INFO, "vault %s: origin https://%s:%u/", name, kv->public_host, o->port);
+    return CK_OK;
+}
+
+int kv_origin_running(struct kv *kv, const char *name)
+{
+    int found = 0;
+    pthread_mutex_lock(&kv->lock);
+    for (struct kv_origin *o = kv->origins; o != NULL && !found; o = o->next)
+        found = strcasecmp(o->name, name) == 0;
+    pthread_mutex_unlock(&kv->lock);
+    return found;
+}
+
+int kv_origin_resume(struct kv *kv, const char *name, unsigned port)
+{
+    if (kv->shared != NULL || kv_origin_running(kv, name))
+        return CK_OK;
+    if (port == 0)
+        return CK_E_INVALID;
+    struct kv_origin *o = kv_origin_open(kv, name, port);
+    if (o == NULL) {
+        ck_log(CK_LOG_ERROR, "vault %s: port %u is taken; its origin stays down", name, port);
+        return CK_E_IO;
+    }
+    kv_origin_link(kv, o);
     return CK_OK;
 }
 
@@ -413,6 +449,8 @@ int kv_start(struct kv *kv)
 
 void kv_drain(struct kv *kv, int timeout_ms)
 {
+    kv_events_close(kv); /* long polls would hold the drain for their whole timeout */
+    kv_fault_stop(kv);
     if (kv->shared != NULL) {
         ck_httpd_quiesce(kv->shared);
         ck_httpd_wait_idle(kv->shared, timeout_ms);

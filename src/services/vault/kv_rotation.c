@@ -228,6 +228,10 @@ void kv_operator(struct kv *kv, struct ck_req *req, struct ck_resp *resp)
         return;
     }
     ck_req_set_principal(req, "operator");
+    if (strcmp(ck_req_path(req), "/operator/vault/fault") == 0 && strcmp(ck_req_method(req), "POST") == 0) {
+        kv_fault_operator(kv, req, resp);
+        return;
+    }
     if (strcmp(ck_req_path(req), "/operator/vault/tick") != 0 || strcmp(ck_req_method(req), "POST") != 0) {
         e = json_pack("{s:{s:s,s:s}}", "error", "code", "NotFound", "message", "No operator operation here.");
         ck_resp_json(resp, 404, e);

@@ -20,10 +20,7 @@
 #define KV_NS "Microsoft.KeyVault"
 #define KV_TYPE "vaults"
 
-static void kv_arm_error(struct ck_resp *resp, int status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void kv_arm_error(struct ck_resp *resp, int status, const char *code, const char *fmt, ...)
+void kv_arm_error(struct ck_resp *resp, int status, const char *code, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -348,6 +345,7 @@ static void kv_rp_delete(struct kv *kv, struct ck_req *req, struct ck_resp *resp
     }
     /* Vaults are soft-deleted: the keys stay sealed in the store, the origin stops. */
     kv_origin_stop(kv, v.name);
+    kv_fault_forget(kv, v.name);
     kv_keycache_drop(kv, v.name, NULL);
     snprintf(now, sizeof(now), "%lld", (long long)ck_time_now());
     const char *q[2] = {now, v.name};

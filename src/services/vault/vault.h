@@ -29,6 +29,7 @@ struct kv_config {
     const char *resource;                /* token audience / challenge resource; "https://vault.azure.net" */
     const struct ck_secret *operator_key; /* the operator credential (docs/internal-api.md) */
     int test_clock;                      /* the operator may move the clock (tests only) */
+    int test_faults;                     /* the operator may inject vault faults (tests only) */
     int rotation_interval_ms;            /* rotation scheduler period; 0: 60 s */
     const char *dns_suffix;              /* when set: one origin, vaults routed by Host "{vault}.{suffix}" */
 };

@@ -172,9 +172,9 @@ static void test_keys_custody(void **state)
     assert_int_equal(st_account_keys(F.st, "acct1", &s1, &s2), CK_OK);
     assert_memory_equal(ck_secret_ptr(s1), k1, 64);
     assert_memory_equal(ck_secret_ptr(s2), k2, 64);
-    assert_int_equal(st_account_aek(F.st, "acct1", &aek), CK_OK);
+    assert_int_equal(st_account_root_aek(F.st, "acct1", &aek), CK_OK);
     assert_int_equal(ck_secret_len(aek), ST_AEK_LEN);
-    assert_int_equal(st_account_aek(F.st, "acct1", &aek2), CK_OK); /* from the cache */
+    assert_int_equal(st_account_root_aek(F.st, "acct1", &aek2), CK_OK); /* from the cache */
     assert_memory_equal(ck_secret_ptr(aek), ck_secret_ptr(aek2), ST_AEK_LEN);
 
     /* regenerateKey replaces one key only. */
@@ -212,14 +212,14 @@ static void test_keys_custody(void **state)
     /* The AEK is the same after a restart. */
     sf_start();
     struct ck_secret *aek3 = NULL;
-    assert_int_equal(st_account_aek(F.st, "acct1", &aek3), CK_OK);
+    assert_int_equal(st_account_root_aek(F.st, "acct1", &aek3), CK_OK);
     assert_memory_equal(ck_secret_ptr(aek3), aekb, ST_AEK_LEN);
     /* A different root key is refused, not used. */
     struct ck_secret *wrong = NULL, *x = NULL, *y = NULL;
     struct st *st2 = NULL;
     assert_int_equal(ck_rand_secret(CK_SEAL_KEY_LEN, &wrong), CK_OK);
     assert_int_equal(sf_storage_new(wrong, &st2), CK_OK);
-    assert_int_equal(st_account_aek(st2, "acct1", &x), CK_E_CRYPTO);
+    assert_int_equal(st_account_root_aek(st2, "acct1", &x), CK_E_CRYPTO);
     assert_int_equal(st_account_keys(st2, "acct1", &x, &y), CK_E_CRYPTO);
     st_free(st2);
     ck_secret_free(wrong);
@@ -238,7 +238,7 @@ static void test_root_rotation(void **state)
     struct ck_secret *aek = NULL, *newroot = NULL, *s1 = NULL, *s2 = NULL;
     long mine = -1, other = -1, rows = -1;
     list_keys("acct2", k1, k2);
-    assert_int_equal(st_account_aek(F.st, "acct2", &aek), CK_OK);
+    assert_int_equal(st_account_root_aek(F.st, "acct2", &aek), CK_OK);
     memcpy(aekb, ck_secret_ptr(aek), ST_AEK_LEN);
     ck_secret_free(aek);
     aek = NULL;
@@ -281,7 +281,7 @@ static void test_root_rotation(void **state)
     assert_int_equal(st_account_keys(F.st, "acct2", &s1, &s2), CK_OK);
     assert_memory_equal(ck_secret_ptr(s1), k1, 64);
     assert_memory_equal(ck_secret_ptr(s2), k2, 64);
-    assert_int_equal(st_account_aek(F.st, "acct2", &aek), CK_OK);
+    assert_int_equal(st_account_root_aek(F.st, "acct2", &aek), CK_OK);
     assert_memory_equal(ck_secret_ptr(aek), aekb, ST_AEK_LEN);
     struct ck_db_stmt *s = NULL;
     ck_db_lock(F.st->db);
@@ -456,7 +456,7 @@ static void test_identity_encryption(void **state)
                          "\"properties\":{\"encryption\":{\"services\":{\"blob\":{\"enabled\":true,\"keyType\":\"Account\"},"
                          "\"file\":{\"enabled\":true,\"keyType\":\"Account\"}},\"keySource\":\"Microsoft.Keyvault\","
                          "\"keyvaultproperties\":{\"keyname\":\"cmk\",\"keyversion\":\"\",\"keyvaulturi\":"
-                         "\"https://custvault.vault.azure.net\"},\"identity\":{\"userAssignedIdentity\":\"%s\","
+                         "\"https://127.0.0.1:1\"},\"identity\":{\"userAssignedIdentity\":\"%s\","
                          "\"federatedIdentityClientId\":\"%s\"},\"requireInfrastructureEncryption\":false}}}",
                          u1c, u1c, app);
     /* A federated client id needs Microsoft.Storage/FederatedClientIdentity, then the provider
@@ -474,7 +474,17 @@ static void test_identity_encryption(void **state)
     json_decref(sf_arm_ok(T.armtok, "POST",
                           P("/subscriptions/%s/providers/Microsoft.Storage/register?api-version=2021-04-01", T.sub), NULL,
                           200));
-    json_t *o = sf_account_put(&T, "rg1", "cmkacct1", body, 201);
+    /* The settings are well formed now, so storage runs the chain to the vault before anything is
+     * written: a vault that does not answer is refused, naming the link, and nothing is created. */
+    sf_arm_err(sf_arm(T.armtok, "PUT", P("%s?api-version=" SF_API, sf_acct_path(&T, "rg1", "cmkacct1")), body), 400,
+               "KeyVaultVaultNotFound");
+    assert_int_equal(sf_count("accounts"), before);
+    /* The account with its user-assigned identity and platform-managed keys: the checks below. */
+    json_t *o = sf_account_put(&T, "rg1", "cmkacct1",
+                               P("{\"sku\":{\"name\":\"Standard_LRS\"},\"kind\":\"StorageV2\",\"location\":\"eastus\","
+                                 "\"identity\":{\"type\":\"UserAssigned\",\"userAssignedIdentities\":{\"%s\":{}}}}",
+                                 u1c),
+                               201);
     json_t *id = ck_json_obj(o, "identity");
     assert_string_equal(ck_json_str(id, "type"), "UserAssigned");
     json_t *entry = ck_json_obj(ck_json_obj(id, "userAssignedIdentities"), u1c);
@@ -482,20 +492,26 @@ static void test_identity_encryption(void **state)
     assert_string_equal(ck_json_str(entry, "principalId"), pid);
     assert_string_equal(ck_json_str(entry, "clientId"), cid);
     json_t *enc = ck_json_obj(props_of(o), "encryption");
-    assert_string_equal(ck_json_str(enc, "keySource"), "Microsoft.Keyvault");
-    assert_string_equal(ck_json_str(ck_json_obj(enc, "keyvaultproperties"), "keyname"), "cmk");
-    assert_string_equal(ck_json_str(ck_json_obj(enc, "keyvaultproperties"), "keyversion"), "");
-    assert_string_equal(ck_json_str(ck_json_obj(enc, "identity"), "federatedIdentityClientId"), app);
-    assert_string_equal(ck_json_str(ck_json_obj(enc, "identity"), "userAssignedIdentity"), u1c);
+    assert_string_equal(ck_json_str(enc, "keySource"), "Microsoft.Storage");
+    assert_null(ck_json_obj(props_of(o), "keyState"));
     json_decref(o);
-    /* The AEK is there (under the root key until the customer-managed key engine is wired). */
     struct ck_secret *aek = NULL;
-    assert_int_equal(st_account_aek(F.st, "cmkacct1", &aek), CK_OK);
+    assert_int_equal(st_account_root_aek(F.st, "cmkacct1", &aek), CK_OK);
     ck_secret_free(aek);
 
     const char *path = P("%s?api-version=" SF_API, sf_acct_path(&T, "rg1", "cmkacct1"));
     char pathc[400];
     sf_copy(pathc, sizeof(pathc), path);
+    /* The encryption identity can be named ahead of the key (it is kept with platform-managed keys). */
+    o = sf_arm_ok(T.armtok, "PATCH", pathc,
+                  P("{\"properties\":{\"encryption\":{\"identity\":{\"userAssignedIdentity\":\"%s\","
+                    "\"federatedIdentityClientId\":\"%s\"}}}}",
+                    u1c, app),
+                  200);
+    assert_string_equal(ck_json_str(ck_json_obj(ck_json_obj(props_of(o), "encryption"), "identity"),
+                                    "federatedIdentityClientId"),
+                        app);
+    json_decref(o);
     /* The encryption identity must stay attached, also when the account turns to SystemAssigned:
      * then no system-assigned identity is made (the checks run first). */
     sf_arm_err(sf_arm(T.armtok, "PATCH", pathc, "{\"identity\":{\"type\":\"None\"}}"), 400, "InvalidEncryptionIdentity");
@@ -529,18 +545,20 @@ static void test_identity_encryption(void **state)
     sf_arm_err(sf_arm(T.armtok, "PATCH", pathc,
                       "{\"properties\":{\"encryption\":{\"identity\":{\"federatedIdentityClientId\":\"not-a-guid\"}}}}"),
                400, "InvalidRequestPropertyValue");
-    /* Add the second identity and pin a key version. */
+    /* A pinned version on a vault that does not answer: refused, nothing changes. */
+    sf_arm_err(sf_arm(T.armtok, "PATCH", pathc,
+                      P("{\"properties\":{\"encryption\":{\"keySource\":\"Microsoft.Keyvault\",\"keyvaultproperties\":"
+                        "{\"keyname\":\"cmk\",\"keyversion\":\"0682afdd9c104f4285df20107e956cad\",\"keyvaulturi\":"
+                        "\"https://127.0.0.1:1\"},\"identity\":{\"userAssignedIdentity\":\"%s\"}}}}",
+                        u1c)),
+               400, "KeyVaultVaultNotFound");
+    /* Add the second identity. */
     o = sf_arm_ok(T.armtok, "PATCH", pathc,
-                  P("{\"identity\":{\"type\":\"UserAssigned\",\"userAssignedIdentities\":{\"%s\":{},\"%s\":{}}},"
-                    "\"properties\":{\"encryption\":{\"keySource\":\"Microsoft.Keyvault\",\"keyvaultproperties\":"
-                    "{\"keyname\":\"cmk\",\"keyversion\":\"0682afdd9c104f4285df20107e956cad\",\"keyvaulturi\":"
-                    "\"https://custvault.vault.azure.net\"}}}}",
+                  P("{\"identity\":{\"type\":\"UserAssigned\",\"userAssignedIdentities\":{\"%s\":{},\"%s\":{}}}}",
                     u1c, sf_uami_id(&T, "rgid", "uami2")),
                   200);
     assert_int_equal(json_object_size(ck_json_obj(ck_json_obj(o, "identity"), "userAssignedIdentities")), 2);
-    assert_string_equal(
-        ck_json_str(ck_json_obj(ck_json_obj(props_of(o), "encryption"), "keyvaultproperties"), "keyversion"),
-        "0682afdd9c104f4285df20107e956cad");
+    assert_string_equal(ck_json_str(ck_json_obj(props_of(o), "encryption"), "keySource"), "Microsoft.Storage");
     json_decref(o);
     /* Back to Microsoft-managed keys: the key reference goes. */
     o = sf_arm_ok(T.armtok, "PATCH", pathc,
@@ -725,7 +743,7 @@ static void test_delete(void **state)
                      CK_OK);
     ck_db_unlock(F.st->db);
     struct ck_secret *aek = NULL;
-    assert_int_equal(st_account_aek(F.st, "acct3", &aek), CK_OK);
+    assert_int_equal(st_account_root_aek(F.st, "acct3", &aek), CK_OK);
     ck_secret_free(aek);
     long containers = sf_count("containers");
     const char *path = P("%s?api-version=" SF_API, sf_acct_path(&T, "rg2", "acct3"));
@@ -736,7 +754,7 @@ static void test_delete(void **state)
     rsp_free(&r);
     assert_int_equal(sf_count("containers"), containers - 1);
     assert_int_equal(access(pfile, F_OK), -1); /* the extent file went with its row */
-    assert_int_equal(st_account_aek(F.st, "acct3", &aek), CK_E_NOT_FOUND);
+    assert_int_equal(st_account_root_aek(F.st, "acct3", &aek), CK_E_NOT_FOUND);
     r = sf_arm(T.armtok, "DELETE", pc, NULL);
     sf_status(&r, 204);
     rsp_free(&r);
@@ -762,10 +780,10 @@ static void test_dev_account(void **state)
     uint8_t *raw = NULL;
     size_t rl = 0;
     assert_int_equal(st_dev_account_ensure(F.st), CK_OK);
-    assert_int_equal(st_account_aek(F.st, ST_DEV_ACCOUNT, &aek), CK_OK);
+    assert_int_equal(st_account_root_aek(F.st, ST_DEV_ACCOUNT, &aek), CK_OK);
     assert_int_equal(st_dev_account_ensure(F.st), CK_OK); /* idempotent: same AEK */
     st_aek_cache_clear(F.st);
-    assert_int_equal(st_account_aek(F.st, ST_DEV_ACCOUNT, &aek2), CK_OK);
+    assert_int_equal(st_account_root_aek(F.st, ST_DEV_ACCOUNT, &aek2), CK_OK);
     assert_memory_equal(ck_secret_ptr(aek), ck_secret_ptr(aek2), ST_AEK_LEN);
     assert_int_equal(st_account_keys(F.st, ST_DEV_ACCOUNT, &k1, &k2), CK_OK);
     assert_int_equal(ck_b64_decode(ST_DEV_KEY, strlen(ST_DEV_KEY), &raw, &rl), 0);

@@ -84,6 +84,10 @@ struct kf {
 };
 
 static struct kf F;
+/* Whether kf_start lets the operator inject faults (crosskeyd --test-faults), and the DNS suffix
+ * it serves vaults under (NULL: an origin per vault); kept apart from F, which kf_setup clears. */
+static int kf_test_faults;
+static const char *kf_dns_suffix;
 
 struct tenant {
     char tid[37];
@@ -161,7 +165,8 @@ static KF_UNUSED int kf_start(const struct ck_secret *kv_master, unsigned main_p
     struct kv_config kcfg = {.data_dir = F.kvdir, .authority = F.base, .arm_endpoint = F.base, .ca_file = F.ca_file,
                              .master_key = kv_master, .rp_key = F.rpk, .listen_addr = "127.0.0.1",
                              .public_host = "localhost", .tls_cert_pem = F.chain_pem,
-                             .tls_key_pem = (const char *)ck_secret_ptr(F.tls_key_pem), .port_lo = 0, .port_hi = 0};
+                             .tls_key_pem = (const char *)ck_secret_ptr(F.tls_key_pem), .port_lo = 0, .port_hi = 0,
+                             .operator_key = F.opk, .test_faults = kf_test_faults, .dns_suffix = kf_dns_suffix};
     rc = kv_new(&kcfg, &F.kv);
     if (rc != CK_OK) {
         ck_httpd_free(F.main);
@@ -437,14 +442,14 @@ static KF_UNUSED void kf_unassign(const char *armtok, const char *scope, const c
 /*
  * Calls a vault origin. path may carry its own query; otherwise "?api-version=7.5" is added. tok
  * NULL sends no Authorization header. body NULL sends none (with ctype still set when force_ctype).
- * Counts the responses that passed authentication (neither 401 nor a 413 answered before the
- * handler) in F.audited.
+ * extra, when not NULL, is one more header line ("Name: value"). Counts the responses that passed
+ * authentication (neither 401 nor a 413 answered before the handler) in F.audited.
  */
-static KF_UNUSED struct rsp kv_raw(unsigned port, const char *method, const char *path, const char *tok,
-                                   const char *body, size_t body_len, int force_ctype)
+static KF_UNUSED struct rsp kv_call(unsigned port, const char *method, const char *path, const char *tok,
+                                    const char *body, size_t body_len, int force_ctype, const char *extra)
 {
     char *ah = NULL;
-    const char *h[3] = {NULL, NULL, NULL};
+    const char *h[4] = {NULL, NULL, NULL, NULL};
     int n = 0;
     if (tok != NULL) {
         size_t l = strlen(tok) + 32;
@@ -455,6 +460,8 @@ static KF_UNUSED struct rsp kv_raw(unsigned port, const char *method, const char
     }
     if (body != NULL || force_ctype)
         h[n++] = KF_JSON;
+    if (extra != NULL)
+        h[n++] = extra;
     const char *url = strchr(path, '?') ? P("https://localhost:%u%s", port, path)
                                         : P("https://localhost:%u%s?api-version=" KF_KV_API, port, path);
     struct rsp r = kf_http(method, url, h, body, body ? body_len : 0);
@@ -470,6 +477,12 @@ static KF_UNUSED struct rsp kv_raw(unsigned port, const char *method, const char
             F.audited[i].by_status[r.status]++;
     }
     return r;
+}
+
+static KF_UNUSED struct rsp kv_raw(unsigned port, const char *method, const char *path, const char *tok,
+                                   const char *body, size_t body_len, int force_ctype)
+{
+    return kv_call(port, method, path, tok, body, body_len, force_ctype, NULL);
 }
 
 static KF_UNUSED struct rsp kv(unsigned port, const char *method, const char *path, const char *tok, const char *body)
@@ -527,6 +540,18 @@ static KF_UNUSED const char *kf_b64(const void *p, size_t n)
     const char *out = P("%s", e);
     ck_free(e);
     return out;
+}
+
+/* Wraps a fresh random CEK of n bytes with key name (RSA-OAEP-256) on the vault at port; writes the
+ * CEK into cek and the wrapped value (base64url) into wrapped. */
+static KF_UNUSED void kf_wrap_new_cek(unsigned port, const char *tok, const char *name, uint8_t *cek, size_t n,
+                                      char *wrapped, size_t cap)
+{
+    assert_int_equal(ck_rand_bytes(cek, n), CK_OK);
+    json_t *b = kv_ok(port, "POST", P("/keys/%s//wrapkey", name), tok,
+                      P("{\"alg\":\"RSA-OAEP-256\",\"value\":\"%s\"}", kf_b64(cek, n)), 200);
+    kf_copy(wrapped, cap, ck_json_str(b, "value"));
+    json_decref(b);
 }
 
 /* ---- audit ---- */

@@ -30,11 +30,7 @@ static int setup(void **state)
     kf_copy(kid, sizeof(kid), ck_json_str(ck_json_obj(b, "key"), "kid"));
     kf_copy(pub_n, sizeof(pub_n), ck_json_str(ck_json_obj(b, "key"), "n"));
     json_decref(b);
-    assert_int_equal(ck_rand_bytes(cek, sizeof(cek)), CK_OK);
-    b = kv_ok(port, "POST", "/keys/rk//wrapkey", officer.tok,
-              P("{\"alg\":\"RSA-OAEP-256\",\"value\":\"%s\"}", kf_b64(cek, sizeof(cek))), 200);
-    kf_copy(wrapped, sizeof(wrapped), ck_json_str(b, "value"));
-    json_decref(b);
+    kf_wrap_new_cek(port, officer.tok, "rk", cek, sizeof(cek), wrapped, sizeof(wrapped));
     return 0;
 }
 
