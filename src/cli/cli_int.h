@@ -24,7 +24,7 @@ enum cli_exit {
     CLI_EXIT_NOTFOUND = 3, /* a show command found nothing */
 };
 
-#define CLI_MAX_FLAGS 16
+#define CLI_MAX_FLAGS 20
 #define CLI_MAX_VALUES 32
 /* Caps on files the CLI reads. */
 #define CLI_FILE_LIMIT (1u << 20)

@@ -2,7 +2,7 @@
 /*
  * Storage account commands (ARM Microsoft.Storage/storageAccounts, api 2025-08-01, as
  * @azure/arm-storage 20 uses): create, update, show, list, delete, keys list, keys renew and
- * check-name, with az's flag names for the SKU, kind, identities and encryption (customer-managed
+ * check-name, with az's flag names for the SKU, kind, public blob access, identities and encryption (customer-managed
  * key: --encryption-key-source/-name/-version/-vault, --key-vault-user-identity-id,
  * --key-vault-federated-client-id). An account named without -g is found by listing the
  * subscription's accounts, as az does. Accounts print as az prints them: properties lifted to the
@@ -219,8 +219,11 @@ static int cli_st_create(struct cli_ctx *ctx)
     const char *sub = NULL, *loc = cli_arg(ctx, "location"), *rg = cli_arg(ctx, "resource-group");
     const char *sku = cli_arg(ctx, "sku"), *kind = cli_arg(ctx, "kind");
     json_t *body = NULL, *props = NULL, *identity = NULL, *enc = NULL, *group = NULL, *tags = NULL, *out = NULL;
-    int rc;
+    int pub = cli_kv_bool(ctx, "allow-blob-public-access");
+    int rc = CLI_EXIT_USAGE;
 
+    if (pub == -2)
+        goto out;
     if ((rc = cli_st_identity(ctx, 1, &identity)) != CLI_EXIT_OK || (rc = cli_st_encryption(ctx, 1, &enc)) != CLI_EXIT_OK)
         goto out;
     rc = CLI_EXIT_USAGE;
@@ -241,6 +244,8 @@ static int cli_st_create(struct cli_ctx *ctx)
         rc = CLI_EXIT_ERR;
     }
     props = json_object();
+    if (props != NULL && pub >= 0)
+        json_object_set_new(props, "allowBlobPublicAccess", json_boolean(pub));
     body = json_pack("{s:{s:s}, s:s, s:s, s:O}", "sku", "name", sku ? sku : "Standard_RAGRS", "kind",
                      kind ? kind : "StorageV2", "location", loc ? loc : "", "tags", tags);
     if (body == NULL || props == NULL) {
@@ -272,10 +277,13 @@ static int cli_st_update(struct cli_ctx *ctx)
 {
     const char *sku = cli_arg(ctx, "sku"), *id = NULL;
     json_t *body = json_object(), *identity = NULL, *enc = NULL, *tags = NULL, *out = NULL;
-    int rc;
+    int pub = cli_kv_bool(ctx, "allow-blob-public-access");
+    int rc = CLI_EXIT_USAGE;
 
     if (body == NULL)
         return CLI_EXIT_ERR;
+    if (pub == -2)
+        goto out;
     if ((rc = cli_st_identity(ctx, 0, &identity)) != CLI_EXIT_OK || (rc = cli_st_encryption(ctx, 0, &enc)) != CLI_EXIT_OK)
         goto out;
     if (cli_has(ctx, "tags")) {
@@ -288,10 +296,17 @@ static int cli_st_update(struct cli_ctx *ctx)
         json_object_set_new(body, "sku", json_pack("{s:s}", "name", sku));
     if (identity != NULL)
         json_object_set(body, "identity", identity);
-    if (enc != NULL)
-        json_object_set_new(body, "properties", json_pack("{s:O}", "encryption", enc));
+    if (enc != NULL || pub >= 0) {
+        json_t *props = json_object();
+        if (enc != NULL)
+            json_object_set(props, "encryption", enc);
+        if (pub >= 0)
+            json_object_set_new(props, "allowBlobPublicAccess", json_boolean(pub));
+        json_object_set_new(body, "properties", props);
+    }
     if (json_object_size(body) == 0) {
-        rc = cli_need(ctx, "at least one of --sku, --tags, --identity-type, --user-identity-id, --encryption-key-source, "
+        rc = cli_need(ctx, "at least one of --sku, --tags, --allow-blob-public-access, --identity-type, "
+                           "--user-identity-id, --encryption-key-source, "
                            "--encryption-key-name, --encryption-key-version, --encryption-key-vault, "
                            "--key-vault-user-identity-id, --key-vault-federated-client-id");
         goto out;
@@ -429,6 +444,9 @@ static int cli_st_check_name(struct cli_ctx *ctx)
 #define CLI_FLAG_ST_URI {"encryption-key-vault", NULL, CLI_VALUE, 0, "URI of the customer's vault."}
 #define CLI_FLAG_ST_KVUID                                                                                              \
     {"key-vault-user-identity-id", "u", CLI_VALUE, 0, "User-assigned identity the account uses to reach the vault."}
+#define CLI_FLAG_ST_PUBLIC                                                                                             \
+    {"allow-blob-public-access", NULL, CLI_VALUE, 0,                                                                   \
+     "true or false: whether containers may allow anonymous read access (default false)."}
 #define CLI_FLAG_ST_FCID                                                                                               \
     {"key-vault-federated-client-id", "f", CLI_VALUE, 0,                                                               \
      "Client id of the multi-tenant application, for a vault in another tenant."}
@@ -443,6 +461,7 @@ const struct cli_cmd cli_storage_cmds[] = {
       {"sku", NULL, CLI_VALUE, 0, "Standard_LRS, Standard_GRS, Standard_RAGRS (default), Standard_ZRS, Premium_LRS, ..."},
       {"kind", NULL, CLI_VALUE, 0, "StorageV2 (default), Storage, BlobStorage, BlockBlobStorage, FileStorage."},
       CLI_FLAG_ST_TAGS,
+      CLI_FLAG_ST_PUBLIC,
       {"assign-identity", NULL, CLI_BOOL, 0, "Give the account a system-assigned identity."},
       CLI_FLAG_ST_IDTYPE,
       CLI_FLAG_ST_UID,
@@ -460,7 +479,7 @@ const struct cli_cmd cli_storage_cmds[] = {
      cli_st_update,
      {CLI_FLAG_ST_NAME, CLI_FLAG_ST_RG_OPT,
       {"sku", NULL, CLI_VALUE, 0, "New SKU name."},
-      CLI_FLAG_ST_TAGS, CLI_FLAG_ST_IDTYPE, CLI_FLAG_ST_UID, CLI_FLAG_ST_SRC, CLI_FLAG_ST_KN, CLI_FLAG_ST_KV,
+      CLI_FLAG_ST_TAGS, CLI_FLAG_ST_PUBLIC, CLI_FLAG_ST_IDTYPE, CLI_FLAG_ST_UID, CLI_FLAG_ST_SRC, CLI_FLAG_ST_KN, CLI_FLAG_ST_KV,
       CLI_FLAG_ST_URI, CLI_FLAG_ST_KVUID, CLI_FLAG_ST_FCID},
      "crosskey storage account update -n acct1 -g rg1 --encryption-key-source Microsoft.Storage"},
     {"storage account show", "Show a storage account.", cli_st_show, {CLI_FLAG_ST_NAME, CLI_FLAG_ST_RG_OPT},

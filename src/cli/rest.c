@@ -140,6 +140,24 @@ int cli_resp_error(const struct cli_resp *resp)
         const char *code = ck_json_str(e, "code"), *msg = ck_json_str(e, "message");
         const char *inner = ck_json_str(ck_json_obj(e, "innererror"), "code");
         fprintf(stderr, "ERROR: (%s) %s\n", code ? code : cli_status_text(resp->status), msg ? msg : "");
+        /*
+         * ARM's envelope may name the failing part in details (a customer-managed key refused by
+         * storage: which link of the chain, the upstream code); az prints them as azure-core does.
+         */
+        const json_t *details = json_object_get(e, "details");
+        if (json_is_array(details) && json_array_size(details) > 0) {
+            fputs("Exception Details:", stderr);
+            for (size_t i = 0; i < json_array_size(details); i++) {
+                const json_t *d = json_array_get(details, i);
+                const char *dc = ck_json_str(d, "code"), *dm = ck_json_str(d, "message"), *dt = ck_json_str(d, "target");
+                if (!json_is_object(d))
+                    continue;
+                fprintf(stderr, "\t(%s) %s\n\tCode: %s\n\tMessage: %s\n", dc ? dc : "", dm ? dm : "", dc ? dc : "",
+                        dm ? dm : "");
+                if (dt != NULL)
+                    fprintf(stderr, "\tTarget: %s\n", dt);
+            }
+        }
         /* Key Vault's envelope names the precise cause in innererror (ForbiddenByRbac, KeyDisabled). */
         if (inner != NULL)
             fprintf(stderr, "Inner error: %s\n", inner);
