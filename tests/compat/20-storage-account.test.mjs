@@ -3,17 +3,21 @@
 // beginCreateAndWait answered synchronously, getProperties with the read-only fields the SDK
 // parses (dates, primaryEndpoints.blob on crosskey's blob origin), list by subscription and by
 // group, update (PATCH, synchronous 200), listKeys and regenerateKey (two 512-bit keys),
-// checkNameAvailability, the customer-managed-key shape of the procedure (user-assigned identity
-// with principalId/clientId, keySource Microsoft.Keyvault with keyVaultProperties and the
-// federated client id) and the switch back to Microsoft.Storage, delete. Refusals: invalid and
+// checkNameAvailability, the customer-managed-key shape of the procedure on a real chain (user-assigned
+// identity with principalId/clientId, keySource Microsoft.Keyvault with keyVaultProperties and the
+// federated client id, the feature gate, an unresolvable vault refused) and the switch back to
+// Microsoft.Storage, delete. The whole procedure: 25-cmk-procedure. Refusals: invalid and
 // taken names, a caller without a role, requireInfrastructureEncryption after creation. The raw
 // account keys never reach the data directory. System-assigned identities: 24-storage-identity.
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 
-import { DATA, arm, createUami, customer, customerCred, endpoints, isv, isvCred, rejectsArm, uniq } from "./lib.mjs";
-import { customerPrincipal, prepare } from "./kvlib.mjs";
+import {
+  DATA, EXCHANGE_AUD, addFic, arm, createApp, createUami, customer, customerCred, endpoints, graph, isv, isvCred,
+  rejectsArm, uniq, v2Issuer,
+} from "./lib.mjs";
+import { KV_ROLE, assignRole, customerPrincipal, prepare, tenantVault } from "./kvlib.mjs";
 import { LOCATION, ST_TYPE, accountBody, accountId, accountKeys, accountName, createAccount, propsOf, storageArm } from "./stlib.mjs";
 
 const tag = uniq();
@@ -163,25 +167,52 @@ it("a caller without a role gets 403 AuthorizationFailed and creates nothing", a
   await rejectsArm(s.sm.storageAccounts.getProperties(s.rg, n), 404, "ResourceNotFound");
 });
 
-it("customer-managed key shape: user-assigned identity, keySource Microsoft.Keyvault, federated client id", async () => {
+it("customer-managed key: field checks, the feature gate in order, then the chain; user-assigned identity, keySource Microsoft.Keyvault, federated client id", async () => {
   const uami = await createUami(s.a, s.rg, `uami-st-${tag}`);
-  const appId = "6f1e7a62-4c1b-4d55-9b1a-0d3d1c0e9a11";
+  // A real chain (docs/cmk.md), with the tenants' parts swapped: this subscription (the customer
+  // tenant's) holds the account, so this tenant holds the UAMI, the multi-tenant app and its
+  // federated credential, and the vault, the key, the app's service principal and its role are in
+  // the other (isv) tenant. The engine checks the whole chain at PUT/PATCH time.
+  const g = graph(s.cred);
+  const app = await createApp(g, `st-cmk-${tag}`);
+  await addFic(g, app.id, {
+    name: `st-cmk-${tag}`, issuer: v2Issuer(customer.tenantId), subject: uami.principalId, audiences: [EXCHANGE_AUD],
+  });
+  const sp = await graph(isvCred()).api("/servicePrincipals").post({ appId: app.appId });
+  const V = await tenantVault(isv, tag, { prefix: "stkv" });
+  const key = await V.kc.createRsaKey("cmk", { keySize: 2048 });
+  await assignRole(V.a.authz, isv.subscriptionId, V.id, KV_ROLE.CryptoServiceEncryptionUser, sp.id);
+  const appId = app.appId;
   const name = accountName("cmk");
-  const body = accountBody({
+  const bodyWith = (keyVaultProperties) => accountBody({
     identity: { type: "UserAssigned", userAssignedIdentities: { [uami.id]: {} } },
     encryption: {
       services: { blob: { enabled: true, keyType: "Account" }, file: { enabled: true, keyType: "Account" } },
       keySource: "Microsoft.Keyvault",
-      keyVaultProperties: { keyName: "cmk", keyVersion: "", keyVaultUri: "https://custvault.vault.azure.net" },
+      keyVaultProperties,
       encryptionIdentity: { encryptionUserAssignedIdentity: uami.id, encryptionFederatedIdentityClientId: appId },
       requireInfrastructureEncryption: false,
     },
   });
+  const body = bodyWith({ keyName: "cmk", keyVersion: "", keyVaultUri: V.uri });
+  // Field checks come before anything else.
+  await rejectsArm(createAccount(s.sm, s.rg, name, bodyWith({ keyVersion: "", keyVaultUri: V.uri })), 400,
+    "InvalidRequestPropertyValue");
+  await rejectsArm(createAccount(s.sm, s.rg, name, bodyWith({ keyName: "cmk", keyVaultUri: "http://plain.example" })), 400,
+    "InvalidRequestPropertyValue");
   // The federated client id needs the feature, then the provider registered again (seed flow).
   await rejectsArm(createAccount(s.sm, s.rg, name, body), 400, "SubscriptionNotRegisteredForFeature");
   await s.a.features.features.register("Microsoft.Storage", "FederatedClientIdentity");
   await rejectsArm(createAccount(s.sm, s.rg, name, body), 400, "SubscriptionNotRegisteredForFeature");
   await s.a.resources.providers.register("Microsoft.Storage");
+  // A vault that cannot be resolved: refused, and nothing is created.
+  await assert.rejects(createAccount(s.sm, s.rg, name, bodyWith({ keyName: "cmk", keyVersion: "", keyVaultUri: "https://custvault.invalid" })),
+    (e) => {
+      assert.ok([400, 503].includes(e.statusCode), `${e.statusCode} ${e.code} ${e.message}`);
+      assert.equal(e.code, "KeyVaultVaultNotFound", `${e.statusCode} ${e.code} ${e.message}`);
+      return true;
+    });
+  await rejectsArm(s.sm.storageAccounts.getProperties(s.rg, name), 404, "ResourceNotFound");
   const a = await createAccount(s.sm, s.rg, name, body);
   const ctx = JSON.stringify(a);
   assert.equal(a.identity?.type, "UserAssigned", ctx);
@@ -193,7 +224,9 @@ it("customer-managed key shape: user-assigned identity, keySource Microsoft.Keyv
   assert.equal(enc.keySource, "Microsoft.Keyvault", ctx);
   assert.equal(enc.keyVaultProperties?.keyName, "cmk", ctx);
   assert.equal(enc.keyVaultProperties?.keyVersion, "", ctx);
-  assert.equal(enc.keyVaultProperties?.keyVaultUri, "https://custvault.vault.azure.net", ctx);
+  assert.equal(enc.keyVaultProperties?.keyVaultUri, V.uri, ctx);
+  assert.equal(enc.keyVaultProperties?.currentVersionedKeyIdentifier, key.id, ctx);
+  assert.ok(enc.keyVaultProperties?.lastKeyRotationTimestamp instanceof Date, ctx);
   assert.equal(enc.encryptionIdentity?.encryptionUserAssignedIdentity, uami.id, ctx);
   assert.equal(enc.encryptionIdentity?.encryptionFederatedIdentityClientId, appId, ctx);
 
@@ -203,6 +236,13 @@ it("customer-managed key shape: user-assigned identity, keySource Microsoft.Keyv
   // The encryption identity must be attached to the account.
   await rejectsArm(s.sm.storageAccounts.update(s.rg, name, { identity: { type: "None" } }), 400,
     "InvalidEncryptionIdentity");
+  // Moving to a vault that cannot be resolved is refused and changes nothing.
+  await assert.rejects(s.sm.storageAccounts.update(s.rg, name, {
+    encryption: { keySource: "Microsoft.Keyvault", keyVaultProperties: { keyName: "cmk", keyVersion: "", keyVaultUri: "https://custvault.invalid" } },
+  }), (e) => [400, 503].includes(e.statusCode) && e.code === "KeyVaultVaultNotFound");
+  const kept = propsOf(await s.sm.storageAccounts.getProperties(s.rg, name)).encryption;
+  assert.equal(kept.keyVaultProperties?.keyVaultUri, V.uri);
+  assert.equal(kept.keyVaultProperties?.currentVersionedKeyIdentifier, key.id);
 
   // Back to Microsoft-managed keys.
   const back = await s.sm.storageAccounts.update(s.rg, name, {

@@ -63,7 +63,7 @@ trap 'exit 130' INT TERM
 
 # The daemon itself is bounded by timeout(1); its pid is timeout's, which forwards SIGTERM.
 timeout -s TERM 900 "$build/crosskeyd" --data "$data" --port 0 --mi-port 0 --blob-port 0 \
-    --dev-account --dev-port 0 \
+    --dev-account --dev-port 0 --cmk-revalidate 3 --cmk-ride-through 30 --cmk-version-poll 5 --test-faults \
     </dev/null 2>"$log" >&2 &
 pid=$!
 
