@@ -3,7 +3,8 @@
 # The crosskey CLI's storage account commands end to end against a fresh crosskeyd (127.0.0.1,
 # kernel-chosen ports): create (az defaults: group location, Standard_RAGRS, StorageV2), show with
 # and without -g and --query primaryEndpoints.blob, list -o table, update (tags, SKU, a
-# user-assigned identity and the customer-managed-key settings, then back to Microsoft.Storage),
+# user-assigned identity and the customer-managed-key settings with a real vault of the same tenant,
+# a vault that does not answer refused with nothing changed, then back to Microsoft.Storage),
 # keys list and keys renew, check-name, delete; the refusals az users meet (bad and taken names,
 # missing flags, exit 3 for a missing account); system-assigned identities (--assign-identity,
 # --identity-type SystemAssigned, off again); then the offline root key rotation:
@@ -163,20 +164,47 @@ out_is keys_tsv "$K2"
 run uami 0 identity create -n uami1 -g rg1
 UAMI=$(jget "$work/uami.out" id); UPID=$(jget "$work/uami.out" principalId)
 APP=6f1e7a62-4c1b-4d55-9b1a-0d3d1c0e9a11
-# A federated client id needs the feature FederatedClientIdentity and the provider registered after it.
+FAKE_VAULT=https://custvault.vault.azure.net
+# A federated client id needs the feature FederatedClientIdentity and the provider registered after it
+# (checked before anything is asked of the vault, so the vault here need not exist).
 run nofeat 1 storage account update -n acct1 -g rg1 --identity-type UserAssigned --user-identity-id "$UAMI" \
-    --encryption-key-source Microsoft.Keyvault --encryption-key-name cmk --encryption-key-vault https://custvault.vault.azure.net \
+    --encryption-key-source Microsoft.Keyvault --encryption-key-name cmk --encryption-key-vault "$FAKE_VAULT" \
     --key-vault-user-identity-id "$UAMI" --key-vault-federated-client-id "$APP"
 grep_err nofeat SubscriptionNotRegisteredForFeature
 run feat 0 feature register --namespace Microsoft.Storage --name FederatedClientIdentity
 run prov 0 provider register --namespace Microsoft.Storage
-run cmk 0 storage account update -n acct1 -g rg1 --identity-type UserAssigned --user-identity-id "$UAMI" \
-    --encryption-key-source Microsoft.Keyvault --encryption-key-name cmk --encryption-key-vault https://custvault.vault.azure.net \
+# The storage service proves the key before it accepts the settings (docs/cmk.md): a vault that
+# does not answer is refused with the link named, and the account is left as it was.
+run fake_vault_before 0 storage account show -n acct1 -g rg1 --query "{identity:identity, encryption:encryption}"
+run fake_vault 1 storage account update -n acct1 -g rg1 --identity-type UserAssigned --user-identity-id "$UAMI" \
+    --encryption-key-source Microsoft.Keyvault --encryption-key-name cmk --encryption-key-vault "$FAKE_VAULT" \
     --key-vault-user-identity-id "$UAMI" --key-vault-federated-client-id "$APP"
-expect cmk "customer-managed key settings" "o.identity.type === 'UserAssigned' && o.identity.userAssignedIdentities['$UAMI'].principalId === '$UPID' && o.encryption.keySource === 'Microsoft.Keyvault' && o.encryption.keyVaultProperties.keyName === 'cmk' && o.encryption.keyVaultProperties.keyVersion === '' && o.encryption.encryptionIdentity.encryptionFederatedIdentityClientId === '$APP'"
-run pin 0 storage account update -n acct1 --encryption-key-name cmk --encryption-key-vault https://custvault.vault.azure.net \
-    --encryption-key-version 0682afdd9c104f4285df20107e956cad
-expect pin "version pinned" "o.encryption.keyVaultProperties.keyVersion === '0682afdd9c104f4285df20107e956cad'"
+grep_err fake_vault "(KeyVaultVaultNotFound)"
+grep_err fake_vault "Target: vault"
+run fake_vault_show 0 storage account show -n acct1 -g rg1 --query "{identity:identity, encryption:encryption}"
+expect fake_vault_show "still Microsoft-managed keys" "o.encryption.keySource === 'Microsoft.Storage' && o.encryption.keyVaultProperties === undefined && o.encryption.encryptionIdentity === undefined"
+cmp -s "$work/fake_vault_before.out" "$work/fake_vault_show.out" && ok "fake_vault: identity and encryption unchanged" ||
+    fail "fake_vault changed the account: $(diff "$work/fake_vault_before.out" "$work/fake_vault_show.out")"
+# A real vault of the same tenant (no federated client id; the cross-tenant form, -f with a
+# multi-tenant app, is tests/e2e/test_cli_cmk.sh): the identity gets the key role on it.
+run kv 0 keyvault create -n stkv1 -g rg1 --enable-purge-protection true --enable-rbac-authorization true
+KV_ID=$(jget "$work/kv.out" id); KV_URI=$(jget "$work/kv.out" properties.vaultUri)
+run me 0 ad sp show --id "$C" --query id -o tsv
+run officer 0 role assignment create --role "Key Vault Crypto Officer" --scope "$KV_ID" \
+    --assignee-object-id "$(cat "$work/me.out")" -o none
+run kv_key 0 keyvault key create --vault-name stkv1 --name cmk --query key.kid -o tsv
+KID=$(cat "$work/kv_key.out")
+run kv_grant 0 role assignment create --role "Key Vault Crypto Service Encryption User" --scope "$KV_ID" \
+    --assignee-object-id "$UPID" -o none
+run cmk 0 storage account update -n acct1 -g rg1 --identity-type UserAssigned --user-identity-id "$UAMI" \
+    --encryption-key-source Microsoft.Keyvault --encryption-key-name cmk --encryption-key-vault "$KV_URI" \
+    --key-vault-user-identity-id "$UAMI"
+expect cmk "customer-managed key settings" "o.identity.type === 'UserAssigned' && o.identity.userAssignedIdentities['$UAMI'].principalId === '$UPID' && o.encryption.keySource === 'Microsoft.Keyvault' && o.encryption.keyVaultProperties.keyName === 'cmk' && o.encryption.keyVaultProperties.keyVaultUri === '$KV_URI' && o.encryption.keyVaultProperties.keyVersion === '' && o.encryption.keyVaultProperties.currentVersionedKeyIdentifier === '$KID' && o.encryption.encryptionIdentity.encryptionUserAssignedIdentity === '$UAMI' && o.encryption.encryptionIdentity.encryptionFederatedIdentityClientId === undefined"
+run pin 0 storage account update -n acct1 --encryption-key-name cmk --encryption-key-vault "$KV_URI" \
+    --encryption-key-version "${KID##*/}"
+expect pin "version pinned" "o.encryption.keyVaultProperties.keyVersion === '${KID##*/}' && o.encryption.keyVaultProperties.currentVersionedKeyIdentifier === '$KID'"
+run pin_bad 1 storage account update -n acct1 --encryption-key-version 0682afdd9c104f4285df20107e956cad
+grep_err pin_bad "(KeyVaultEncryptionKeyNotFound)"
 run sysid 1 storage account update -n acct1 --identity-type SystemAssigned
 grep_err sysid "must be one of the account's user-assigned identities"
 run back 0 storage account update -n acct1 --encryption-key-source Microsoft.Storage
