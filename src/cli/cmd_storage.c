@@ -157,11 +157,22 @@ static int cli_st_identity(struct cli_ctx *ctx, int creating, json_t **out)
     return CLI_EXIT_OK;
 }
 
+/* Whether a flag that touches the key vault properties was given (update reads the account then). */
+static int cli_st_kv_flags(struct cli_ctx *ctx)
+{
+    const char *src = cli_arg(ctx, "encryption-key-source");
+    return cli_arg(ctx, "encryption-key-name") != NULL || cli_arg(ctx, "encryption-key-vault") != NULL ||
+           cli_arg(ctx, "encryption-key-version") != NULL || (src != NULL && strcasecmp(src, "Microsoft.Keyvault") == 0);
+}
+
 /*
  * The encryption object from the --encryption-* and --key-vault-* flags (NULL in *out when none
- * was given). Returns CLI_EXIT_OK or CLI_EXIT_USAGE (printed).
+ * was given). cur is the account's current encryption object (update) or NULL (create): as az
+ * does (it reads the account and changes only what was given), a key name, vault or version not
+ * given is taken from it, so an update that does not name the version keeps a pinned version and
+ * `--encryption-key-version v` alone pins. Returns CLI_EXIT_OK or CLI_EXIT_USAGE (printed).
  */
-static int cli_st_encryption(struct cli_ctx *ctx, int creating, json_t **out)
+static int cli_st_encryption(struct cli_ctx *ctx, int creating, const json_t *cur, json_t **out)
 {
     const char *src = cli_arg(ctx, "encryption-key-source"), *kn = cli_arg(ctx, "encryption-key-name"),
                *kv = cli_arg(ctx, "encryption-key-version"), *uri = cli_arg(ctx, "encryption-key-vault"),
@@ -179,7 +190,21 @@ static int cli_st_encryption(struct cli_ctx *ctx, int creating, json_t **out)
     }
     if (src == NULL && (kn != NULL || uri != NULL))
         src = "Microsoft.Keyvault";
-    if (src != NULL && strcasecmp(src, "Microsoft.Keyvault") == 0 && (kn == NULL || uri == NULL)) {
+    /* az keeps what the account has for what was not given (only while it is on a customer key). */
+    const json_t *ckv = json_object_get(cur, "keyvaultproperties");
+    const char *csrc = ck_json_str(cur, "keySource");
+    if (csrc == NULL || strcasecmp(csrc, "Microsoft.Keyvault") != 0)
+        ckv = NULL;
+    int to_kv = (src != NULL && strcasecmp(src, "Microsoft.Keyvault") == 0) || (src == NULL && kv != NULL);
+    if (to_kv) {
+        if (kn == NULL)
+            kn = ck_json_str(ckv, "keyname");
+        if (uri == NULL)
+            uri = ck_json_str(ckv, "keyvaulturi");
+        if (kv == NULL)
+            kv = ck_json_str(ckv, "keyversion");
+    }
+    if (to_kv && (kn == NULL || uri == NULL)) {
         cli_err("--encryption-key-source Microsoft.Keyvault needs --encryption-key-name and --encryption-key-vault");
         return CLI_EXIT_USAGE;
     }
@@ -224,7 +249,8 @@ static int cli_st_create(struct cli_ctx *ctx)
 
     if (pub == -2)
         goto out;
-    if ((rc = cli_st_identity(ctx, 1, &identity)) != CLI_EXIT_OK || (rc = cli_st_encryption(ctx, 1, &enc)) != CLI_EXIT_OK)
+    if ((rc = cli_st_identity(ctx, 1, &identity)) != CLI_EXIT_OK ||
+        (rc = cli_st_encryption(ctx, 1, NULL, &enc)) != CLI_EXIT_OK)
         goto out;
     rc = CLI_EXIT_USAGE;
     if ((tags = cli_tags(ctx)) == NULL)
@@ -276,7 +302,7 @@ out:
 static int cli_st_update(struct cli_ctx *ctx)
 {
     const char *sku = cli_arg(ctx, "sku"), *id = NULL;
-    json_t *body = json_object(), *identity = NULL, *enc = NULL, *tags = NULL, *out = NULL;
+    json_t *body = json_object(), *identity = NULL, *enc = NULL, *tags = NULL, *out = NULL, *cur = NULL;
     int pub = cli_kv_bool(ctx, "allow-blob-public-access");
     int rc = CLI_EXIT_USAGE;
 
@@ -284,7 +310,21 @@ static int cli_st_update(struct cli_ctx *ctx)
         return CLI_EXIT_ERR;
     if (pub == -2)
         goto out;
-    if ((rc = cli_st_identity(ctx, 0, &identity)) != CLI_EXIT_OK || (rc = cli_st_encryption(ctx, 0, &enc)) != CLI_EXIT_OK)
+    if ((rc = cli_st_identity(ctx, 0, &identity)) != CLI_EXIT_OK)
+        goto out;
+    if (cli_st_kv_flags(ctx)) {
+        /* As az: read the account, then change only the key vault properties that were given. */
+        const char *src = cli_arg(ctx, "encryption-key-source");
+        if (src != NULL && strcasecmp(src, "Microsoft.Storage") != 0 && strcasecmp(src, "Microsoft.Keyvault") != 0) {
+            rc = cli_st_encryption(ctx, 0, NULL, &enc); /* prints the invalid choice */
+            goto out;
+        }
+        if ((rc = cli_st_get(ctx, cli_arg(ctx, "name"), cli_arg(ctx, "resource-group"), &cur)) != CLI_EXIT_OK)
+            goto out;
+        id = ck_json_str(cur, "id") ? cli_fmt(ctx, "%s", ck_json_str(cur, "id")) : NULL;
+    }
+    if ((rc = cli_st_encryption(ctx, 0, json_object_get(json_object_get(cur, "properties"), "encryption"), &enc)) !=
+        CLI_EXIT_OK)
         goto out;
     if (cli_has(ctx, "tags")) {
         rc = CLI_EXIT_USAGE;
@@ -311,12 +351,13 @@ static int cli_st_update(struct cli_ctx *ctx)
                            "--key-vault-user-identity-id, --key-vault-federated-client-id");
         goto out;
     }
-    if ((rc = cli_st_id(ctx, "name", &id)) != CLI_EXIT_OK)
+    if (id == NULL && (rc = cli_st_id(ctx, "name", &id)) != CLI_EXIT_OK)
         goto out;
     rc = cli_call_ok(ctx, CLI_API_ARM, "PATCH", cli_fmt(ctx, "%s?api-version=" CLI_API_ST, id), body, &out);
     if (rc == CLI_EXIT_OK)
         rc = cli_st_emit(ctx, out, CLI_ST_TABLE_ONE);
 out:
+    json_decref(cur);
     json_decref(body);
     json_decref(identity);
     json_decref(enc);

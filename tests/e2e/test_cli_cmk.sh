@@ -380,6 +380,13 @@ sleep 6
 run pinned 0 storage account show -n acctnew -g isvrg \
     --query encryption.keyVaultProperties.currentVersionedKeyIdentifier -o tsv
 out_is pinned "$KID2"
+# An update that does not name the version keeps the pinned one (az reads the account and changes
+# only what was given).
+run pin_keep 0 storage account update -n acctnew -g isvrg --identity-type SystemAssigned,UserAssigned \
+    --user-identity-id "$UAMI_ID" --encryption-key-vault "$KV_URI" --encryption-key-name cmk \
+    --encryption-key-source Microsoft.Keyvault --key-vault-user-identity-id "$UAMI_ID" \
+    --key-vault-federated-client-id "$APP_ID"
+expect pin_keep "still pinned" "o.encryption.keyVaultProperties.keyVersion === '$V2' && o.encryption.keyVaultProperties.currentVersionedKeyIdentifier === '$KID2'"
 blob_is pin_get acctnew "OK $SHA1" get data2 x.bin
 
 # ---- revocation: the customer disables the key ----
