@@ -16,7 +16,8 @@
 #   blob data round trip (@azure/storage-blob with a bearer token, the ISV principal holding
 #   "Storage Blob Data Contributor" given with the CLI); rotation followed; a pinned version
 #   (--encryption-key-version) stays; revocation (key disabled) -> keyState Denied and 403
-#   KeyVaultEncryptionKeyNotFound on data, container listing still served; re-enable -> Usable and
+#   KeyVaultEncryptionKeyNotFound on data (get, put, properties, list with metadata) while container
+#   listing, creation and deletion and plain blob listing are still served; re-enable -> Usable and
 #   the data back; the key role taken from the service principal -> Denied and 403
 #   KeyVaultAccessTokenCannotBeAcquired, given back -> Usable; --encryption-key-version "" follows
 #   the newest version again; a wrong key name refused (the failing link shown as az shows
@@ -107,7 +108,7 @@ poll() {
 
 # ---- blob data through @azure/storage-blob (bearer token of the ISV principal) ----
 # blob NAME ACCOUNT OP CONTAINER [BLOB [FILE]]: OP is mkcontainer, put (FILE), get, list (blob
-# names), containers (container names). Prints "OK <sha256 or names>" or "ERR <status> <code>"
+# names), listmeta (the same with include=metadata), containers (container names), rmcontainer. Prints "OK <sha256 or names>" or "ERR <status> <code>"
 # into $work/NAME.out.
 cat >"$work/blob.cjs" <<'EOF'
 const { createRequire } = require("module");
@@ -133,6 +134,8 @@ const sha = (b) => crypto.createHash("sha256").update(b).digest("hex");
     } else if (op === "get") out = sha(await cc.getBlockBlobClient(blob).downloadToBuffer());
     else if (op === "props") out = String((await cc.getBlockBlobClient(blob).getProperties()).contentLength);
     else if (op === "list") { const n = []; for await (const b of cc.listBlobsFlat()) n.push(b.name); out = n.join(","); }
+    else if (op === "listmeta") { const n = []; for await (const b of cc.listBlobsFlat({ includeMetadata: true })) n.push(b.name); out = n.join(","); }
+    else if (op === "rmcontainer") await cc.delete();
     else if (op === "containers") { const n = []; for await (const c of svc.listContainers()) n.push(c.name); out = n.join(","); }
     else throw new Error("unknown op " + op);
     console.log(("OK " + out).trim());
@@ -320,7 +323,7 @@ run new_create 0 storage account create -n acctnew -g isvrg --sku Standard_LRS -
     --key-vault-user-identity-id "$UAMI_ID" --key-vault-federated-client-id "$APP_ID"
 expect new_create "CMK settings under the SDK's names" "o.encryption.keySource === 'Microsoft.Keyvault' && o.encryption.keyVaultProperties.keyName === 'cmk' && o.encryption.keyVaultProperties.keyVaultUri === '$KV_URI' && o.encryption.keyVaultProperties.keyVersion === '' && o.encryption.encryptionIdentity.encryptionUserAssignedIdentity === '$UAMI_ID' && o.encryption.encryptionIdentity.encryptionFederatedIdentityClientId === '$APP_ID' && o.identity.type === 'SystemAssigned,UserAssigned' && o.identity.userAssignedIdentities['$UAMI_ID'].principalId === '$UAMI_PID' && o.allowBlobPublicAccess === false"
 expect new_create "the key in use is the newest version" "o.encryption.keyVaultProperties.currentVersionedKeyIdentifier === '$KID1' && typeof o.encryption.keyVaultProperties.lastKeyRotationTimestamp === 'string'"
-expect new_create "keyState Usable (crosskey extension, properties.keyState)" "o.keyState && o.keyState.state === 'Usable' && o.keyState.currentKek === '$KID1'"
+expect new_create "keyState Usable (crosskey extension, properties.keyState)" "o.keyState && o.keyState.state === 'Usable' && o.keyState.currentKek === '$KID1' && o.keyState.errorCode === null && typeof o.keyState.leaseExpiresOn === 'string'"
 NEW_ID=$(jget "$work/new_create.out" id)
 run ep_acctnew 0 storage account show -n acctnew -g isvrg
 run blob_role_new 0 role assignment create --role "Storage Blob Data Contributor" --scope "$NEW_ID" \
@@ -401,6 +404,9 @@ blob_is denied_put acctold "ERR 403 KeyVaultEncryptionKeyNotFound" put data1 new
 blob_is denied_props acctold "ERR 403 KeyVaultEncryptionKeyNotFound" props data1 before.bin
 blob_is denied_containers acctold "OK data1" containers data1
 blob_is denied_list acctold "OK after.bin,before.bin" list data1
+blob_is denied_listmeta acctold "ERR 403 KeyVaultEncryptionKeyNotFound" listmeta data1
+blob_is denied_mk acctold "OK" mkcontainer scratch
+blob_is denied_rm acctold "OK" rmcontainer scratch
 # `set-attributes` without --version disabled the newest version only: the pinned account's
 # version is still enabled, so it keeps working; disabling that version revokes it too.
 run pinned_usable 0 storage account show -n acctnew -g isvrg --query keyState.state -o tsv
