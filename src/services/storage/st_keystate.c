@@ -49,6 +49,7 @@ struct st_ks {
     struct ck_secret *aek;
     int64_t since;           /* epoch s of the last change of state */
     int64_t lease_until;     /* ck_mono_ms */
+    int64_t lease_epoch;     /* the same instant, epoch seconds (for display) */
     int64_t unreachable_since, unreachable_epoch;
     int64_t next_check, next_poll; /* ck_mono_ms */
     int inflight, queued, want_check, want_follow;
@@ -241,7 +242,8 @@ static struct st_ks *st_ks_get_locked(struct st *st, const char *name, int *rc)
 static const char *st_state_name(const struct st_ks *k)
 {
     switch (k->state) {
-    case ST_KS_USABLE: return k->inflight ? "Revalidating" : "Usable";
+    /* Renewals start before the lease ends: re-validating is when it ran out first. */
+    case ST_KS_USABLE: return k->inflight && ck_mono_ms() > k->lease_until ? "Revalidating" : "Usable";
     case ST_KS_DENIED: return "Denied";
     case ST_KS_UNREACHABLE: return "Unreachable";
     default: return "Revalidating";
@@ -266,6 +268,7 @@ static void st_ks_apply_locked(struct st *st, struct st_ks *k, uint64_t gen, int
         k->aek = aek;
         k->state = ST_KS_USABLE;
         k->lease_until = now + ST_REVALIDATE_MS(st);
+        k->lease_epoch = ck_time_now() + ST_REVALIDATE_MS(st) / 1000;
         k->next_check = now + ST_REVALIDATE_MS(st) * 4 / 5;
         k->unreachable_since = k->unreachable_epoch = 0;
         k->code[0] = '\0';
@@ -951,6 +954,7 @@ void st_ks_changed(struct st *st, const char *name, const struct ck_secret *aek)
         k->aek = ck_secret_from(ck_secret_ptr(aek), ck_secret_len(aek));
         k->state = ST_KS_USABLE;
         k->lease_until = now + ST_REVALIDATE_MS(st);
+        k->lease_epoch = ck_time_now() + ST_REVALIDATE_MS(st) / 1000;
         k->next_check = now + ST_REVALIDATE_MS(st) * 4 / 5;
         k->next_poll = now + ST_POLL_MS(st);
         k->unreachable_since = k->unreachable_epoch = 0;
@@ -988,9 +992,8 @@ json_t *st_ks_json(struct st *st, const char *name)
     struct st_ks *k = st_ks_get_locked(st, name, &rc);
     if (k != NULL && k->set.cmk) {
         char since[40], lease[40], unr[40];
-        int64_t now = ck_mono_ms();
         ck_time_iso8601(k->since, since, sizeof(since));
-        ck_time_iso8601(ck_time_now() + (k->lease_until - now) / 1000, lease, sizeof(lease));
+        ck_time_iso8601(k->lease_epoch, lease, sizeof(lease));
         if (k->unreachable_epoch)
             ck_time_iso8601(k->unreachable_epoch, unr, sizeof(unr));
         o = json_pack("{s:s,s:s,s:s,s:s?,s:s,s:s?,s:s?}", "state", st_state_name(k), "since", since, "reason",

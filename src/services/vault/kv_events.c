@@ -127,7 +127,8 @@ void kv_events_feed(struct kv *kv, const struct kv_vault *v, const char *origin,
         deadline.tv_sec += wait;
         pthread_mutex_lock(&kv->events_lock);
         int64_t seen = kv->events_last;
-        while (kv->events_last == seen && !kv->events_closed) {
+        unsigned long kick = kv->events_kick;
+        while (kv->events_last == seen && kv->events_kick == kick && !kv->events_closed) {
             if (pthread_cond_timedwait(&kv->events_cond, &kv->events_lock, &deadline) == ETIMEDOUT)
                 break;
         }
@@ -143,6 +144,14 @@ void kv_events_close(struct kv *kv)
 {
     pthread_mutex_lock(&kv->events_lock);
     kv->events_closed = 1;
+    pthread_cond_broadcast(&kv->events_cond);
+    pthread_mutex_unlock(&kv->events_lock);
+}
+
+void kv_events_kick(struct kv *kv)
+{
+    pthread_mutex_lock(&kv->events_lock);
+    kv->events_kick++;
     pthread_cond_broadcast(&kv->events_cond);
     pthread_mutex_unlock(&kv->events_lock);
 }

@@ -238,8 +238,10 @@ void kv_fault_operator(struct kv *kv, struct ck_req *req, struct ck_resp *resp)
     pthread_mutex_lock(&kv->fault_op_lock);
     if (mode == KV_FAULT_DOWN) {
         rc = kv_fault_set(kv, v.name, mode, 0, 0);
-        if (rc == CK_OK)
+        if (rc == CK_OK) {
+            kv_events_kick(kv); /* a long poll in flight would hold the stop for its whole timeout */
             kv_origin_stop(kv, v.name);
+        }
     } else {
         rc = kv_origin_resume(kv, v.name, v.port);
         if (rc == CK_OK)

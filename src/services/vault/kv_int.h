@@ -68,6 +68,7 @@ struct kv {
     pthread_cond_t events_cond;
     int64_t events_last;
     int events_closed; /* draining: long polls answer at once */
+    unsigned long events_kick; /* bumped to end the long polls in flight (a vault going down) */
     /* The rotation scheduler. */
     pthread_t sched;
     int sched_running, sched_stop;
@@ -163,6 +164,8 @@ void kv_event_emit(struct kv *kv, const struct kv_vault *v, const char *type, co
 /* GET /events: the cursor feed (long-poll) for callers who may read the vault's (or one key's) keys. */
 /* Ends every long poll of the feed and makes new ones answer at once (drain). */
 void kv_events_close(struct kv *kv);
+/* Ends the long polls in flight now (they answer what they have); later ones wait as usual. */
+void kv_events_kick(struct kv *kv);
 void kv_events_feed(struct kv *kv, const struct kv_vault *v, const char *origin, struct ck_req *req, struct ck_resp *resp,
                     const char *key);
 /* POST /rp/vault/notifications from ARM: role-assignment changes at vault or key scope. */
