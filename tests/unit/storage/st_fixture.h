@@ -9,6 +9,12 @@
  * account tests need the resource provider only). Helpers create tenants (operator API),
  * principals (Graph), tokens, subscriptions, groups, user-assigned identities, role assignments
  * and storage accounts through ARM. Include once per test file, after cmocka.h.
+ *
+ * Opt-in (sf_setup_with_vault, for the customer-managed-key tests): a test CA and a server
+ * certificate for localhost and 127.0.0.1 (trusted by the HTTP client), the vault service with its
+ * resource provider behind ARM and fault injection on (test_faults), and the storage service
+ * started (st_start) with its HTTPS blob origin on a kernel-chosen port, its keeper thread and the
+ * cmk_* timings of sf_opts, as src/daemon/main.c wires them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,6 +39,7 @@
 #include "http/server/httpd.h"
 #include "services/arm/arm.h"
 #include "services/identity/identity.h"
+#include "services/vault/vault.h"
 #include "services/storage/st_int.h"
 #include "services/storage/storage_root.h"
 #include "../common/tf_http.h"
@@ -59,9 +66,21 @@ struct sf {
     struct arm *arm;
     struct st *st;
     char base[64];
+    /* With the vault (sf_setup_with_vault): TLS material, the vault service and its master key. */
+    struct kv *kv;
+    struct ck_secret *kv_master, *tls_key_pem;
+    char *ca_pem, *chain_pem;
+    char ca_file[300];
 };
 
 static struct sf F;
+
+/* The opt-in stack of sf_setup_with_vault; kept apart from F, which sf_setup clears. 0 timings
+ * take the service defaults. */
+static struct sf_opts {
+    int vault;
+    unsigned cmk_revalidate_s, cmk_ride_through_s, cmk_version_poll_s;
+} sf_opts;
 
 struct sf_tenant {
     char tid[37], client_id[37], secret[128], sp[37], sub[37];
@@ -86,27 +105,51 @@ static SF_UNUSED int sf_storage_new(const struct ck_secret *root, struct st **ou
     struct st_config c = {.data_dir = F.stdir, .authority = F.base, .arm_endpoint = F.base, .root_key = root,
                           .rp_key = F.rpk, .operator_key = F.opk, .listen_addr = "127.0.0.1",
                           .public_host = "localhost", .blob_port = 10443};
+    if (sf_opts.vault) {
+        c.ca_file = F.ca_file;
+        c.tls_cert_pem = F.chain_pem;
+        c.tls_key_pem = (const char *)ck_secret_ptr(F.tls_key_pem);
+        c.blob_port = 0;
+        c.cmk_revalidate_s = sf_opts.cmk_revalidate_s;
+        c.cmk_ride_through_s = sf_opts.cmk_ride_through_s;
+        c.cmk_version_poll_s = sf_opts.cmk_version_poll_s;
+    }
     return st_new(&c, out);
 }
 
-/* The stack on F.dir. The storage service is mounted on the main listener with F.root. */
+/* The stack on F.dir. The storage service is mounted on the main listener with F.root. With
+ * sf_opts.vault, the vault service is mounted too and started, and so is the storage service. */
 static SF_UNUSED void sf_start(void)
 {
-    char id_dir[300], arm_dir[300], rp_id[128], rp_st[128];
+    char id_dir[300], arm_dir[300], kv_dir[300], rp_id[128], rp_st[128], rp_kv[128];
     struct ck_httpd_config hc = {.bind_addr = "127.0.0.1", .port = 0, .name = "st-test-main"};
     assert_int_equal(ck_httpd_new(&hc, &F.main), CK_OK);
     ck_httpd_set_public_host(F.main, "127.0.0.1");
     snprintf(F.base, sizeof(F.base), "http://127.0.0.1:%u", ck_httpd_port(F.main));
     snprintf(id_dir, sizeof(id_dir), "%s/identity", F.dir);
     snprintf(arm_dir, sizeof(arm_dir), "%s/arm", F.dir);
+    snprintf(kv_dir, sizeof(kv_dir), "%s/vault", F.dir);
     struct idp_config icfg = {.data_dir = id_dir, .authority = F.base, .mi_endpoint = "http://127.0.0.1:1",
                               .master_key = F.master, .operator_key = F.opk, .rp_key = F.rpk};
+    if (sf_opts.vault)
+        icfg.ca_file = F.ca_file;
     assert_int_equal(idp_new(&icfg, &F.idp), CK_OK);
     assert_int_equal(idp_mount(F.idp, F.main), CK_OK);
+    if (sf_opts.vault) {
+        struct kv_config kcfg = {.data_dir = kv_dir, .authority = F.base, .arm_endpoint = F.base,
+                                 .ca_file = F.ca_file, .master_key = F.kv_master, .rp_key = F.rpk,
+                                 .listen_addr = "127.0.0.1", .public_host = "localhost",
+                                 .tls_cert_pem = F.chain_pem,
+                                 .tls_key_pem = (const char *)ck_secret_ptr(F.tls_key_pem), .port_lo = 0,
+                                 .port_hi = 0, .operator_key = F.opk, .test_faults = 1};
+        assert_int_equal(kv_new(&kcfg, &F.kv), CK_OK);
+        assert_int_equal(kv_mount(F.kv, F.main), CK_OK);
+    }
     assert_int_equal(sf_storage_new(F.root, &F.st), CK_OK);
     assert_int_equal(st_mount(F.st, F.main), CK_OK);
     snprintf(rp_id, sizeof(rp_id), "%s/rp/identity", F.base);
     snprintf(rp_st, sizeof(rp_st), "%s/rp/storage", F.base);
+    snprintf(rp_kv, sizeof(rp_kv), "%s/rp/vault", F.base);
     struct arm_config acfg = {.data_dir = arm_dir, .endpoint = F.base, .authority = F.base, .operator_key = F.opk,
                               .rp_key = F.rpk};
     acfg.rps[0].ns = "Microsoft.ManagedIdentity";
@@ -114,20 +157,63 @@ static SF_UNUSED void sf_start(void)
     acfg.rps[1].ns = "Microsoft.Storage";
     acfg.rps[1].base_url = rp_st;
     acfg.nrps = 2;
+    if (sf_opts.vault) {
+        acfg.ca_file = F.ca_file;
+        acfg.rps[2].ns = "Microsoft.KeyVault";
+        acfg.rps[2].base_url = rp_kv;
+        acfg.nrps = 3;
+    }
     assert_int_equal(arm_new(&acfg, &F.arm), CK_OK);
     assert_int_equal(arm_mount(F.arm, F.main), CK_OK);
+    if (sf_opts.vault) {
+        /* Vault origins once ARM (check-access) is mounted; then the blob origin and the keeper. */
+        assert_int_equal(kv_start(F.kv), CK_OK);
+        assert_int_equal(st_start(F.st), CK_OK);
+    }
 }
 
 static SF_UNUSED void sf_stop(void)
 {
+    if (F.kv != NULL) {
+        /* As crosskeyd drains: storage's key-event long polls and vault calls end first. */
+        ck_httpd_quiesce(F.main);
+        st_drain(F.st, 5000);
+        kv_drain(F.kv, 5000);
+    }
     ck_httpd_free(F.main);
+    kv_free(F.kv);
     st_free(F.st);
     idp_free(F.idp);
     arm_free(F.arm);
     F.main = NULL;
+    F.kv = NULL;
     F.st = NULL;
     F.idp = NULL;
     F.arm = NULL;
+}
+
+/* A test CA and a server certificate for localhost and 127.0.0.1 under F.dir, trusted by the HTTP
+ * client (as tests/unit/vault/kv_fixture.h makes them). */
+static SF_UNUSED void sf_make_tls(void)
+{
+    struct ck_pkey *ca_key = NULL, *srv_key = NULL;
+    char *cert_pem = NULL;
+    assert_int_equal(ck_pkey_rsa_generate(2048, &ca_key), CK_OK);
+    assert_int_equal(ck_pkey_rsa_generate(2048, &srv_key), CK_OK);
+    assert_int_equal(ck_x509_self_signed(ca_key, "crosskey storage test CA", 1, 30, &F.ca_pem), CK_OK);
+    assert_int_equal(ck_x509_issue(ca_key, F.ca_pem, srv_key, "localhost", "localhost,127.0.0.1", 30, &cert_pem),
+                     CK_OK);
+    F.chain_pem = ck_malloc(strlen(cert_pem) + strlen(F.ca_pem) + 1);
+    assert_non_null(F.chain_pem);
+    memcpy(F.chain_pem, cert_pem, strlen(cert_pem));
+    memcpy(F.chain_pem + strlen(cert_pem), F.ca_pem, strlen(F.ca_pem) + 1);
+    assert_int_equal(ck_pkey_private_pem(srv_key, &F.tls_key_pem), CK_OK);
+    snprintf(F.ca_file, sizeof(F.ca_file), "%s/ca.pem", F.dir);
+    assert_int_equal(ck_write_file_atomic(F.ca_file, F.ca_pem, strlen(F.ca_pem), 0644), 0);
+    ck_httpc_set_ca_file(F.ca_file);
+    ck_free(cert_pem);
+    ck_pkey_free(ca_key);
+    ck_pkey_free(srv_key);
 }
 
 static SF_UNUSED int sf_setup(void **state)
@@ -146,8 +232,24 @@ static SF_UNUSED int sf_setup(void **state)
     F.rpk = ck_secret_from(SF_RP_KEY, strlen(SF_RP_KEY));
     assert_non_null(F.opk);
     assert_non_null(F.rpk);
+    if (sf_opts.vault) {
+        assert_int_equal(ck_rand_secret(CK_SEAL_KEY_LEN, &F.kv_master), CK_OK);
+        sf_make_tls();
+    }
     sf_start();
     return 0;
+}
+
+/* sf_setup with the vault service and the storage service started (see the top of this file);
+ * the cmk_* timings in seconds (0: the service default). */
+static SF_UNUSED int sf_setup_with_vault(void **state, unsigned revalidate_s, unsigned ride_through_s,
+                                         unsigned version_poll_s)
+{
+    sf_opts.vault = 1;
+    sf_opts.cmk_revalidate_s = revalidate_s;
+    sf_opts.cmk_ride_through_s = ride_through_s;
+    sf_opts.cmk_version_poll_s = version_poll_s;
+    return sf_setup(state);
 }
 
 static SF_UNUSED int sf_teardown(void **state)
@@ -160,6 +262,12 @@ static SF_UNUSED int sf_teardown(void **state)
     ck_secret_free(F.root);
     ck_secret_free(F.opk);
     ck_secret_free(F.rpk);
+    ck_secret_free(F.kv_master);
+    ck_secret_free(F.tls_key_pem);
+    ck_free(F.ca_pem);
+    ck_free(F.chain_pem);
+    if (sf_opts.vault)
+        ck_httpc_set_ca_file(NULL);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", F.dir);
     if (getenv("CK_KEEP") == NULL && system(cmd) != 0)
         return 0;
@@ -403,6 +511,83 @@ static SF_UNUSED int sf_contains(const uint8_t *hay, size_t hl, const void *need
             return 1;
     }
     return 0;
+}
+
+/* ---- the vault (sf_setup_with_vault) ---- */
+
+#define SF_VAULT_SCOPE "https://vault.azure.net/.default"
+#define SF_ARM_KV_API "2026-02-01"
+
+static SF_UNUSED const char *sf_vault_id(const struct sf_tenant *t, const char *rg, const char *name)
+{
+    return P("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.KeyVault/vaults/%s", t->sub, rg, name);
+}
+
+/* Creates a vault in t's group rg through ARM (RBAC, soft delete, purge protection as asked);
+ * returns the port of its origin (vaultUri https://localhost:{port}/). */
+static SF_UNUSED unsigned sf_vault(const struct sf_tenant *t, const char *rg, const char *name, int purge_protection)
+{
+    struct rsp r = sf_arm(t->armtok, "PUT", P("%s?api-version=" SF_ARM_KV_API, sf_vault_id(t, rg, name)),
+                          P("{\"location\":\"eastus\",\"properties\":{\"tenantId\":\"%s\",\"sku\":{\"family\":\"A\","
+                            "\"name\":\"standard\"},\"enableSoftDelete\":true,\"softDeleteRetentionInDays\":7,"
+                            "\"enablePurgeProtection\":%s,\"enableRbacAuthorization\":true}}",
+                            t->tid, purge_protection ? "true" : "false"));
+    if (r.status != 200)
+        sf_status(&r, 201);
+    const char *uri = ck_json_str(ck_json_obj(r.json, "properties"), "vaultUri");
+    unsigned port = 0;
+    assert_non_null(uri);
+    assert_int_equal(sscanf(uri, "https://localhost:%u/", &port), 1);
+    assert_true(port > 0);
+    rsp_free(&r);
+    return port;
+}
+
+/* A vault data-plane call on port with a bearer token (NULL: none); "?api-version=7.5" is added
+ * when path has no query. */
+static SF_UNUSED struct rsp sf_kv(unsigned port, const char *method, const char *path, const char *tok, const char *body)
+{
+    char *ah = NULL;
+    const char *h[3] = {NULL, NULL, NULL};
+    int n = 0;
+    if (tok != NULL) {
+        size_t l = strlen(tok) + 32;
+        ah = ck_malloc(l);
+        assert_non_null(ah);
+        snprintf(ah, l, "Authorization: Bearer %s", tok);
+        h[n++] = ah;
+    }
+    if (body != NULL)
+        h[n++] = SF_JSON;
+    const char *url = strchr(path, '?') ? P("https://localhost:%u%s", port, path)
+                                        : P("https://localhost:%u%s?api-version=7.5", port, path);
+    struct rsp r = tf_http(method, url, h, body, body ? strlen(body) : 0);
+    ck_free(ah);
+    return r;
+}
+
+/* A vault data-plane call that must answer status; returns the JSON (caller decrefs). */
+static SF_UNUSED json_t *sf_kv_ok(unsigned port, const char *method, const char *path, const char *tok,
+                                  const char *body, long status)
+{
+    struct rsp r = sf_kv(port, method, path, tok, body);
+    if (r.status != status)
+        print_error("%s https://localhost:%u%s\n", method, port, path);
+    sf_status(&r, status);
+    json_t *o = r.json;
+    r.json = NULL;
+    rsp_free(&r);
+    return o;
+}
+
+/* POST /operator/vault/fault {"vault": name, "mode": mode, ...extra} (extra: "" or ",\"status\":503");
+ * must answer 200. */
+static SF_UNUSED void sf_vault_fault(const char *name, const char *mode, const char *extra)
+{
+    const char *b = P("{\"vault\":\"%s\",\"mode\":\"%s\"%s}", name, mode, extra ? extra : "");
+    struct rsp r = sf_main("POST", "/operator/vault/fault", "Operator " SF_OP_KEY, b, strlen(b));
+    sf_status(&r, 200);
+    rsp_free(&r);
 }
 
 #endif
