@@ -8,9 +8,11 @@ set -eu
 root=$(CDPATH="" cd -- "$(dirname -- "$0")/.." && pwd)
 
 # Build: compiler, CMake, and the C libraries (DESIGN.md section 7).
-# Test: cmocka (unit), curl and openssl (e2e, bench), jq (shell tests), Node.js + npm (compat).
+# Test: cmocka (unit), curl and openssl (e2e, bench), jq (shell tests), Node.js + npm (compat),
+# chromium and a font for its screenshots (portal browser tests, driven by playwright-core).
 debs="build-essential cmake pkg-config libssl-dev libmicrohttpd-dev libcurl4-openssl-dev
-      libjansson-dev libxml2-dev libsqlite3-dev libcmocka-dev curl ca-certificates openssl jq"
+      libjansson-dev libxml2-dev libsqlite3-dev libcmocka-dev curl ca-certificates openssl jq
+      chromium fonts-dejavu-core"
 
 missing=""
 for p in $debs; do
@@ -57,6 +59,18 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -d "$compat/node_modu
 else
     echo "setup.sh: npm ci in tests/compat"
     (cd "$compat" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" >"$stamp"
+fi
+# Portal browser tests: playwright-core from tests/portal/package-lock.json (it downloads no
+# browser; the tests drive Debian's /usr/bin/chromium). Skipped when installed from the same lock.
+portal="$root/tests/portal"
+stamp="$portal/node_modules/.crosskey-lock.sha256"
+want=$(sha256sum "$portal/package-lock.json" | cut -d' ' -f1)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -d "$portal/node_modules/playwright-core" ]; then
+    echo "setup.sh: tests/portal/node_modules up to date"
+else
+    echo "setup.sh: npm ci in tests/portal"
+    (cd "$portal" && npm ci --no-audit --no-fund --loglevel=error)
     echo "$want" >"$stamp"
 fi
 echo "setup.sh: ok (node $(node --version), $(cmake --version | head -n1))"

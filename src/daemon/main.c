@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "crypto/crypto.h"
 #include "crypto/random.h"
+#include "daemon/portal.h"
 #include "daemon/tls.h"
 #include "http/client/httpc.h"
 #include "http/server/httpd.h"
@@ -587,6 +588,8 @@ int main(int argc, char **argv)
     }
     ck_httpd_set_public_host(main_l, o.host);
     snprintf(origin, sizeof(origin), "https://%s:%u", o.host, ck_httpd_port(main_l));
+    if (ckd_portal_mount(main_l) != CK_OK) /* first: /portal/ before the services' matchers */
+        goto out;
     if (o.role_identity) {
         struct ck_httpd_config ic = {.bind_addr = "127.0.0.1", .port = (uint16_t)o.mi_port, .name = "mi"};
         if (ck_httpd_new(&ic, &mi_l) != CK_OK) {
