@@ -720,14 +720,15 @@ void st_blob_begin(void *ctx, struct ck_req *req, struct ck_resp *resp)
     }
     /* The AEK. Under a customer key it may be refused (docs/cmk.md): operations that read or write
      * data or metadata then answer the key's error; the others go on without it. */
-    if (st_account_key(st, c->account, &c->aek, &c->kerr) != CK_OK) {
+    int needs_key = st_op_needs_key(c);
+    if (st_account_key(st, c->account, needs_key, &c->aek, &c->kerr) != CK_OK) {
         c->aek = NULL;
         if (c->kerr.code == NULL) {
             c->kerr.status = 500;
             c->kerr.code = "InternalError";
             snprintf(c->kerr.message, sizeof(c->kerr.message), "The account encryption key is not available.");
         }
-        if (st_op_needs_key(c)) {
+        if (needs_key) {
             st_fail(c, resp, c->kerr.status, c->kerr.code, "%s", c->kerr.message);
             return;
         }

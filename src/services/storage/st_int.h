@@ -153,8 +153,9 @@ struct st_key_err {
     char message[400];
 };
 /* The AEK for a data operation (any key source). Returns CK_OK with *aek (caller frees), or
- * CK_E_FORBIDDEN / CK_E_UNAVAILABLE with *err filled, or another error. */
-int st_account_key(struct st *st, const char *name, struct ck_secret **aek, struct st_key_err *err);
+ * CK_E_FORBIDDEN / CK_E_UNAVAILABLE with *err filled, or another error. Without wait, an account
+ * under a customer key that has no AEK in memory answers at once (503) instead of unwrapping it. */
+int st_account_key(struct st *st, const char *name, int wait, struct ck_secret **aek, struct st_key_err *err);
 /* The AEK for a change of settings: cached, or unwrapped under the current wrapping (fresh chain).
  * On refusal *f says why. */
 struct st_kek_fail;

@@ -332,6 +332,36 @@ static int st_auth_param(const char *h, const char *name, char *out, size_t outl
     return -1;
 }
 
+/* The host of an https URL into out ("" when it is not one). */
+static void st_host_of(const char *url, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    if (strncasecmp(url, "https://", 8) != 0)
+        return;
+    const char *h = url + 8;
+    size_t n = strcspn(h, ":/?#");
+    if (n > 0 && n < outlen)
+        snprintf(out, outlen, "%.*s", (int)n, h);
+}
+
+/*
+ * 1 when resource (an https URL, trimmed) is a key vault resource: Azure's ("vault.azure.net",
+ * "managedhsm.azure.net"), or a host the vault's own host is a sub-domain of (a deployment with a
+ * vault DNS suffix: https://{vault}.{suffix} and resource https://{suffix}).
+ */
+static int st_vault_resource_ok(const char *resource, const char *vault_uri)
+{
+    char rh[256], vh[256];
+    st_host_of(resource, rh, sizeof(rh));
+    st_host_of(vault_uri, vh, sizeof(vh));
+    if (rh[0] == '\0' || strchr(resource + 8, '/') != NULL)
+        return 0;
+    if (strcasecmp(rh, "vault.azure.net") == 0 || strcasecmp(rh, "managedhsm.azure.net") == 0)
+        return 1;
+    size_t rl = strlen(rh), vl = strlen(vh);
+    return strchr(rh, '.') != NULL && vl > rl + 1 && vh[vl - rl - 1] == '.' && strcasecmp(vh + vl - rl, rh) == 0;
+}
+
 /* The vault's tenant and resource from its challenge (cached for an hour unless fresh). */
 static int st_challenge(struct st *st, const struct st_kek_ref *ref, int fresh, char *tenant, size_t tlen,
                         char *resource, size_t rlen, struct st_kek_fail *f)
@@ -396,6 +426,18 @@ static int st_challenge(struct st *st, const struct st_kek_ref *ref, int fresh, 
     size_t rl = strlen(resource);
     if (rl > 9 && strcmp(resource + rl - 9, "/.default") == 0)
         resource[rl - 9] = '\0';
+    while ((rl = strlen(resource)) > 0 && resource[rl - 1] == '/')
+        resource[rl - 1] = '\0';
+    /* The token asked for next has the challenge's resource as its audience: only a key vault
+     * resource, or the one the vault's own host sits under (as the Key Vault SDKs verify), or a
+     * token for ARM, Graph or storage would be handed to whoever answered. */
+    if (!st_vault_resource_ok(resource, ref->vault_uri)) {
+        st_fail_set(f, ST_LINK_VAULT, 0, "UntrustedResource",
+                    "the vault %s asks for a token for '%.200s', which is not a key vault resource; no token is sent",
+                    ref->vault_uri, resource);
+        rc = CK_E_FORBIDDEN;
+        goto out;
+    }
     pthread_mutex_lock(&k->lock);
     struct st_chal *c = NULL;
     for (c = k->chals; c != NULL; c = c->next)

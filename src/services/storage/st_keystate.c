@@ -337,7 +337,7 @@ static int st_wait_locked(struct st *st, int64_t deadline_ms)
     return pthread_cond_timedwait(&st->ks_cond, &st->ks_lock, &ts);
 }
 
-int st_account_key(struct st *st, const char *name, struct ck_secret **aek, struct st_key_err *err)
+int st_account_key(struct st *st, const char *name, int wait, struct ck_secret **aek, struct st_key_err *err)
 {
     int rc, tried = 0;
     int64_t deadline = ck_mono_ms() + ST_KS_COLD_WAIT_MS;
@@ -386,6 +386,11 @@ int st_account_key(struct st *st, const char *name, struct ck_secret **aek, stru
             return st_key_deny(err, 403, "KeyVaultVaultNotFound",
                                "The key vault of this account's customer-managed key has not been reachable for longer "
                                "than the ride-through bound.");
+        }
+        if (!wait) {
+            pthread_mutex_unlock(&st->ks_lock);
+            return st_key_deny(err, 503, "ServerBusy",
+                               "The account's customer-managed key is being validated; retry later.");
         }
         if (tried && k->state == ST_KS_UNREACHABLE) {
             pthread_mutex_unlock(&st->ks_lock);

@@ -85,6 +85,21 @@ static int st_streq_ci(const char *a, const char *b)
     return a != NULL && b != NULL && strcasecmp(a, b) == 0;
 }
 
+/* Two vault URIs are the same without regard to case or trailing slashes. */
+static int st_uri_eq(const char *a, const char *b)
+{
+    size_t al, bl;
+    if (a == NULL || b == NULL)
+        return 0;
+    al = strlen(a);
+    bl = strlen(b);
+    while (al > 0 && a[al - 1] == '/')
+        al--;
+    while (bl > 0 && b[bl - 1] == '/')
+        bl--;
+    return al == bl && strncasecmp(a, b, al) == 0;
+}
+
 /* The canonical spelling of v among choices (compared without regard to case), or NULL. */
 static const char *st_choice(const char *v, const char *const *choices)
 {
@@ -709,7 +724,7 @@ static json_t *st_encryption_apply(struct ck_arena *a, struct ck_resp *resp, con
                         json_string(uri ? uri : ck_json_str(old, "keyvaulturi") ? ck_json_str(old, "keyvaulturi") : ""));
             /* Read-only fields survive only while the key stays the same. */
             if (old != NULL && st_streq_ci(ck_json_str(old, "keyname"), ck_json_str(nk, "keyname")) &&
-                st_streq_ci(ck_json_str(old, "keyvaulturi"), ck_json_str(nk, "keyvaulturi")) &&
+                st_uri_eq(ck_json_str(old, "keyvaulturi"), ck_json_str(nk, "keyvaulturi")) &&
                 st_streq_ci(ck_json_str(old, "keyversion"), ck_json_str(nk, "keyversion"))) {
                 static const char *const ro[] = {"currentVersionedKeyIdentifier", "lastKeyRotationTimestamp",
                                                  "currentVersionedKeyExpirationTimestamp", NULL};
@@ -932,7 +947,7 @@ static int st_cmk_moved(const json_t *cur, const json_t *enc, int cur_wrapped, c
         return 1;
     st_cmk_ref(cur, arm_id, ua, sizeof(ua), &a);
     st_cmk_ref(enc, arm_id, ub, sizeof(ub), &b);
-    return !st_streq_ci(a.vault_uri, b.vault_uri) || !st_streq_ci(a.key_name, b.key_name) ||
+    return !st_uri_eq(a.vault_uri, b.vault_uri) || !st_streq_ci(a.key_name, b.key_name) ||
            !st_streq_ci(a.key_version, b.key_version) || !st_streq_ci(a.identity, b.identity) ||
            !((a.client_id == NULL && b.client_id == NULL) ||
              (a.client_id != NULL && b.client_id != NULL && strcasecmp(a.client_id, b.client_id) == 0));

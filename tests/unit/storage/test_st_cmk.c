@@ -282,7 +282,7 @@ static void data_aek(const char *name, uint8_t out[ST_AEK_LEN])
     struct ck_secret *aek = NULL;
     struct st_key_err err;
     memset(&err, 0, sizeof(err));
-    int rc = st_account_key(F.st, name, &aek, &err);
+    int rc = st_account_key(F.st, name, 1, &aek, &err);
     if (rc != CK_OK) {
         print_error("st_account_key(%s): %d %s %s\n", name, rc, err.code ? err.code : "-", err.message);
         fail();
