@@ -25,6 +25,7 @@
 #   Microsoft.Storage, after which the customer's key no longer matters.
 # The feature-gate negatives run before the feature registration, so phase 3 starts with them
 # (the seed registers the feature first). JSON is checked with node, not jq.
+# The daemon is stopped at the end and its log judged (sanitizer builds: memory errors fail).
 # Usage: test_cli_cmk.sh <build dir>. CK_KEEP=1 keeps the work directory; CK_CMK_EVENTS=off runs
 # crosskeyd without vault event subscriptions (polling and re-validation only).
 set -u
@@ -475,6 +476,13 @@ for f in "$work"/*.err "$work"/*.out "$work/daemon.log"; do
     case "$f" in */tenant_*.out) continue ;; esac
     if grep -q -e "$P1" -e "$P2" -e "eyJ[A-Za-z0-9_-]*\.eyJ" "$f"; then fail "secret or token in $(basename "$f")"; fi
 done
+
+# Stop the daemon and judge its log. Sanitizer builds: a memory error or undefined behaviour fails;
+# leaks reported at exit are shown only.
+kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=""
+if grep -E 'ERROR: AddressSanitizer|runtime error:' "$work/daemon.log" >&2; then fail "sanitizer report in the daemon log (above)"
+else ok "no sanitizer report in the daemon log"; fi
+grep 'SUMMARY: AddressSanitizer: .* leaked' "$work/daemon.log" && echo "note: LeakSanitizer reported leaks at exit (not judged here)"
 
 if [ "$fails" -gt 0 ]; then echo "$fails check(s) failed"; exit 1; fi
 echo "all CLI cross-tenant CMK checks passed"
