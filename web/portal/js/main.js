@@ -89,7 +89,7 @@ export async function render() {
     if (!m) continue;
     renderTop(section);
     const box = h("div", { class: "view" });
-    clear(main).append(box);
+    clear(main, box);
     try {
       await view(box, m.slice(1).map(decodeURIComponent), query);
     } catch (e) {
@@ -99,7 +99,7 @@ export async function render() {
     return;
   }
   renderTop(null);
-  clear(main).append(h("h1", { text: "Not found" }), h("p", {}, "This page does not exist. ", h("a", { href: "#/storage", text: "Storage accounts" })));
+  clear(main, h("h1", { text: "Not found" }), h("p", {}, "This page does not exist. ", h("a", { href: "#/storage", text: "Storage accounts" })));
 }
 
 window.addEventListener("hashchange", render);

@@ -29,8 +29,10 @@ function append(el, children) {
   }
 }
 
-export function clear(el) {
+/** Empties el, then appends children (flattened, like h()). */
+export function clear(el, ...children) {
   while (el.firstChild) el.removeChild(el.firstChild);
+  append(el, children);
   return el;
 }
 
