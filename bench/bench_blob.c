@@ -19,6 +19,12 @@
  *
  * Usage: bench_blob --daemon PATH [--static PATH] [--azurite DIR|none] [--seconds S] [--conns N]
  *                   [--big-mib M] [--reps R] [--openssl-seconds N] [--keep]
+ *
+ * With --target, the accounts mode (accounts_main): the same client against accounts of a daemon
+ * started elsewhere, named with their origin and Shared Key (bench/bench_cmk.sh: a customer-managed
+ * key account next to a Microsoft-managed one), for throughput at given object sizes, a fixed
+ * number of operations, or a probe that waits for a status (the first 403 after a key is disabled).
+ *        bench_blob --target LABEL ORIGIN ACCOUNT KEY [--target ...] [--ca FILE] [--pid PID] ...
  */
 #include "bench_cpu.h"
 #include "core/codec.h"
@@ -200,8 +206,9 @@ static int port_open(int port)
 
 /* ---- the account SAS (reference/wire-blob.md A.4) ---- */
 
-/* "sv=...&ss=b&srt=sco&sp=racwdl&se=...&spr=https,http&sig=..." valid for a day. */
-static void make_sas(char *out, size_t cap)
+/* "sv=...&ss=b&srt=sco&sp=racwdl&se=...&spr=https,http&sig=..." for account, signed with its key
+(base64), valid for a day. */
+static void make_sas(char *out, size_t cap, const char *account, const char *key_b64)
 {
     char se[32], sts[512], enc_se[64];
     uint8_t *key = NULL, mac[CK_SHA256_LEN];
@@ -211,8 +218,8 @@ static void make_sas(char *out, size_t cap)
     gmtime_r(&t, &tm);
     strftime(se, sizeof(se), "%Y-%m-%dT%H:%M:%SZ", &tm);
     /* accountName, sp, ss, srt, st, se, sip, spr, sv, ses, each followed by a newline. */
-    int n = snprintf(sts, sizeof(sts), "%s\nracwdl\nb\nsco\n\n%s\n\nhttps,http\n%s\n\n", ACCOUNT, se, SAS_VERSION);
-    if (ck_b64_decode(DEV_KEY, strlen(DEV_KEY), &key, &klen) != 0)
+    int n = snprintf(sts, sizeof(sts), "%s\nracwdl\nb\nsco\n\n%s\n\nhttps,http\n%s\n\n", account, se, SAS_VERSION);
+    if (ck_b64_decode(key_b64, strlen(key_b64), &key, &klen) != 0)
         die("bad account key");
     if (ck_hmac_sha256(key, klen, sts, (size_t)n, mac) != CK_OK)
         die("hmac");
@@ -233,6 +240,8 @@ static void make_sas(char *out, size_t cap)
 struct target {
     const char *label;
     char origin[256];   /* "http://127.0.0.1:P" */
+    char account[64];   /* the path's first segment */
+    const char *sas;    /* the account SAS of account */
     char container[64]; /* created by the benchmark */
     char ca[600];       /* CA file for HTTPS, or "" */
     char resolve[128];  /* "localhost:P:127.0.0.1" for HTTPS origins named localhost */
@@ -250,10 +259,15 @@ struct target {
     long read[MAX_CONNS];    /* 4 KiB GETs made by each connection so far */
 };
 
-static const char *g_sas;
 static uint8_t *g_big;
 static size_t g_big_len;
 static uint8_t g_small[SMALL];
+/* What the ops phases (run_phase) write and read: by default 4 KiB blobs "sCC-NNNNNNN"; the
+ * accounts mode sets other sizes and prefixes, and a limit on the operations of one phase. */
+static const uint8_t *g_body = g_small;
+static size_t g_body_len = SMALL;
+static const char *g_prefix = "s";
+static long g_phase_limit; /* 0: none */
 static struct curl_slist *g_put_headers, *g_get_headers;
 
 struct slot {
@@ -315,8 +329,8 @@ static void slot_cleanup(struct slot *s)
 
 static void slot_url(struct slot *s, const struct target *t, const char *blob, const char *query)
 {
-    snprintf(s->url, sizeof(s->url), "%s/%s/%s%s%s?%s%s%s", t->origin, ACCOUNT, t->container, blob[0] ? "/" : "",
-             blob, query ? query : "", query ? "&" : "", g_sas);
+    snprintf(s->url, sizeof(s->url), "%s/%s/%s%s%s?%s%s%s", t->origin, t->account, t->container, blob[0] ? "/" : "",
+             blob, query ? query : "", query ? "&" : "", t->sas);
     curl_easy_setopt(s->e, CURLOPT_URL, s->url);
     s->got = 0;
     s->errlen = 0;
@@ -383,28 +397,33 @@ struct tally {
  * N connections for `seconds`: 4 KiB PUTs of new blobs ("sCC-NNNNNNN", CC the connection, N
  * counting on from the blobs it wrote before) or GETs cycling over the blobs each connection
  * wrote. Adds the completed operations, the time and the CPU time of server and client to *tl.
+ * (Size, body and prefix are g_body_len, g_body and g_prefix; with g_phase_limit set, the phase
+ * also ends after that many requests.)
  */
 static void run_phase(struct target *t, enum phase ph, int conns, double seconds, struct tally *tl)
 {
     struct slot slots[MAX_CONNS];
     char name[64];
-    long done = 0;
+    long done = 0, issued = 0;
     int active = 0;
     double d0 = cpu_of(t->server), c0 = self_cpu();
     double t0 = now_s(), deadline = t0 + seconds, last = t0;
+    if (g_phase_limit > 0 && conns > g_phase_limit)
+        conns = (int)g_phase_limit;
     for (int i = 0; i < conns; i++) {
         slot_init(&slots[i], t, i);
         if (ph == PH_PUT) {
             slots[i].seq = t->written[i];
-            snprintf(name, sizeof(name), "s%02d-%07ld", i, slots[i].seq);
-            slot_put(&slots[i], t, name, g_small, SMALL);
+            snprintf(name, sizeof(name), "%s%02d-%07ld", g_prefix, i, slots[i].seq);
+            slot_put(&slots[i], t, name, g_body, g_body_len);
         } else {
             slots[i].seq = t->read[i];
-            snprintf(name, sizeof(name), "s%02d-%07ld", i, slots[i].seq % t->written[i]);
+            snprintf(name, sizeof(name), "%s%02d-%07ld", g_prefix, i, slots[i].seq % t->written[i]);
             slot_get(&slots[i], t, name);
         }
         curl_multi_add_handle(t->m, slots[i].e);
         active++;
+        issued++;
     }
     while (active > 0) {
         int running;
@@ -424,7 +443,7 @@ static void run_phase(struct target *t, enum phase ph, int conns, double seconds
             long code = -1;
             if (res == CURLE_OK)
                 curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-            int ok = ph == PH_PUT ? code == 201 : code == 200 && s->got == SMALL;
+            int ok = ph == PH_PUT ? code == 201 : code == 200 && s->got == g_body_len;
             if (ok) {
                 done++;
                 if (ph == PH_PUT)
@@ -438,18 +457,19 @@ static void run_phase(struct target *t, enum phase ph, int conns, double seconds
             s->seq++;
             if (ph == PH_GET)
                 t->read[s->idx] = s->seq;
-            if (last >= deadline) {
+            if (last >= deadline || (g_phase_limit > 0 && issued >= g_phase_limit)) {
                 active--;
                 continue;
             }
             if (ph == PH_PUT) {
-                snprintf(name, sizeof(name), "s%02d-%07ld", s->idx, s->seq);
-                slot_put(s, t, name, g_small, SMALL);
+                snprintf(name, sizeof(name), "%s%02d-%07ld", g_prefix, s->idx, s->seq);
+                slot_put(s, t, name, g_body, g_body_len);
             } else {
-                snprintf(name, sizeof(name), "s%02d-%07ld", s->idx, s->seq % t->written[s->idx]);
+                snprintf(name, sizeof(name), "%s%02d-%07ld", g_prefix, s->idx, s->seq % t->written[s->idx]);
                 slot_get(s, t, name);
             }
             curl_multi_add_handle(t->m, e);
+            issued++;
         }
         if (active > 0)
             curl_multi_poll(t->m, NULL, 0, 100, NULL);
@@ -505,7 +525,7 @@ static double big_put(CURLM *m, struct target *t, const char *blob)
     return rate;
 }
 
-static int create_container(CURLM *m, struct target *t)
+static int create_container(CURLM *m, struct target *t, int exists_ok)
 {
     struct slot s;
     slot_init(&s, t, 0);
@@ -515,10 +535,11 @@ static int create_container(CURLM *m, struct target *t)
     curl_easy_setopt(s.e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
     curl_easy_setopt(s.e, CURLOPT_HTTPHEADER, g_get_headers);
     long code = run_one(m, &s, NULL);
-    if (code != 201)
+    int ok = code == 201 || (exists_ok && code == 409);
+    if (!ok)
         fprintf(stderr, "bench_blob: %s: create container: status %ld: %.200s\n", t->label, code, s.err);
     slot_cleanup(&s);
-    return code == 201 ? 0 : -1;
+    return ok ? 0 : -1;
 }
 
 struct opts {
@@ -533,7 +554,7 @@ static void prepare(struct target *t, const struct opts *o)
     if ((t->m = curl_multi_init()) == NULL)
         die("curl_multi_init");
     curl_multi_setopt(t->m, CURLMOPT_MAXCONNECTS, (long)(o->conns * 2));
-    if (create_container(t->m, t) != 0) {
+    if (create_container(t->m, t, 0) != 0) {
         t->errors++;
         t->available = 0;
         snprintf(t->why, sizeof(t->why), "its container could not be created");
@@ -739,6 +760,381 @@ static char *self_dir(const char *argv0)
     return d;
 }
 
+/* ---- accounts mode: existing accounts of a daemon started elsewhere (bench/bench_cmk.sh) ---- */
+
+#define MAX_TARGETS 4
+#define MAX_SIZES 4
+
+static double epoch_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The <Code> of a Blob error body, or "-". */
+static void error_code(const char *body, char *out, size_t cap)
+{
+    const char *p = strstr(body, "<Code>"), *q = p ? strstr(p, "</Code>") : NULL;
+    if (p == NULL || q == NULL || (size_t)(q - p - 6) >= cap) {
+        snprintf(out, cap, "-");
+        return;
+    }
+    memcpy(out, p + 6, (size_t)(q - p - 6));
+    out[q - p - 6] = '\0';
+}
+
+/*
+ * Probes blob "probe" of target t with GETs on one kept connection until a GET answers `want`
+ * (creating the blob first when it is missing). For want 403: first waits for a 200 and prints
+ * "ready <epoch>", then prints "first 403 <epoch of the answer> <error code> probes N last200
+ * <epoch>" at the first 403. For want 200: prints "first 200 <epoch> probes N". Returns 0, or 1
+ * when max_s passes first.
+ */
+static int probe(struct target *t, long want, double max_s, int interval_ms)
+{
+    struct slot s;
+    char code_s[64];
+    long n = 0;
+    int ready = want != 403;
+    double end = now_s() + max_s, last200 = 0;
+    if ((t->m = curl_multi_init()) == NULL)
+        die("curl_multi_init");
+    slot_init(&s, t, 0);
+    while (now_s() < end) {
+        slot_get(&s, t, "probe");
+        long code = run_one(t->m, &s, NULL);
+        double at = epoch_now();
+        n++;
+        if (code == 404) {
+            slot_put(&s, t, "probe", g_small, SMALL);
+            if (run_one(t->m, &s, NULL) != 201)
+                fprintf(stderr, "bench_blob: %s: PUT probe: %.200s\n", t->label, s.err);
+            continue;
+        }
+        if (code == 200)
+            last200 = at;
+        if (!ready && code == 200) {
+            ready = 1;
+            printf("ready %.6f\n", at);
+            fflush(stdout);
+        } else if (ready && code == want) {
+            error_code(s.err, code_s, sizeof(code_s));
+            if (want == 403)
+                printf("first 403 %.6f %s probes %ld last200 %.6f\n", at, code_s, n, last200);
+            else
+                printf("first %ld %.6f probes %ld\n", want, at, n);
+            fflush(stdout);
+            slot_cleanup(&s);
+            return 0;
+        }
+        if (interval_ms > 0)
+            usleep((useconds_t)interval_ms * 1000);
+    }
+    error_code(s.err, code_s, sizeof(code_s));
+    fprintf(stderr, "bench_blob: %s: no %ld within %.0f s (%ld probes, last error %s)\n", t->label, want, max_s, n,
+            code_s);
+    slot_cleanup(&s);
+    return 1;
+}
+
+/* One checked GET of blob name (len bytes, a prefix of g_big). Returns 0 when the body matches. */
+static int check_blob(struct target *t, const char *name, size_t len)
+{
+    struct slot s;
+    slot_init(&s, t, 0);
+    slot_get(&s, t, name);
+    s.expect = g_big;
+    long code = run_one(t->m, &s, NULL);
+    int bad = code != 200 || s.got != len || s.mismatch;
+    if (bad)
+        fprintf(stderr, "bench_blob: %s: %s read back wrong (status %ld, %zu bytes%s)\n", t->label, name, code, s.got,
+                s.mismatch ? ", content differs" : "");
+    slot_cleanup(&s);
+    return bad;
+}
+
+#define MAX_SLICES 40
+
+struct acct_result {
+    double ops[2], cpu_us[2]; /* [PH_PUT], [PH_GET] */
+    double slice_ratio[2];    /* the median over slices of the first target's rate over this one's */
+};
+
+static void accounts_usage(void)
+{
+    fprintf(stderr,
+            "usage: bench_blob --target LABEL ORIGIN ACCOUNT KEY [--target ...] [--ca FILE] [--pid PID]\n"
+            "          [--container NAME] [--conns N] [--seconds S] [--sizes KIB,KIB,...] [--openssl-seconds N]\n"
+            "          [--ops N | --probe 200|403 [--max-seconds S] [--interval-ms MS]]\n");
+    exit(2);
+}
+
+/*
+ * The accounts mode: the targets are accounts of a running daemon, named on the command line with
+ * their origin and Shared Key (an account SAS is signed with it). Three uses:
+ *  - throughput (default): for each size, PUT then GET phases of S seconds over N connections, cut
+ *    into slices of about half a second in which the targets take turns (order rotating), then the
+ *    table with the first target's rate over each other's (median over the slices of the ratio within
+ *    a slice), and openssl speed -evp aes-256-gcm;
+ *  - --ops N: N requests on the first target (N/2 PUTs, then N/2 GETs of what they wrote), so that
+ *    a caller can count what the daemon did meanwhile; prints "ops DONE errors E seconds S";
+ *  - --probe 200|403: see probe().
+ */
+static int accounts_main(int argc, char **argv)
+{
+    struct target t[MAX_TARGETS];
+    int nt = 0, conns = 4, ossl_seconds = 3, nsizes = 0, interval_ms = 2;
+    long sizes[MAX_SIZES], ops = 0, want = 0, pid = 0;
+    double seconds = 3, max_s = 60;
+    const char *ca = NULL, *container = "bench", *sizes_arg = "64,4096";
+    char sas[MAX_TARGETS][512];
+    memset(t, 0, sizeof(t));
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--target") == 0 && i + 4 < argc && nt < MAX_TARGETS) {
+            t[nt].label = argv[i + 1];
+            snprintf(t[nt].origin, sizeof(t[nt].origin), "%s", argv[i + 2]);
+            snprintf(t[nt].account, sizeof(t[nt].account), "%s", argv[i + 3]);
+            make_sas(sas[nt], sizeof(sas[nt]), argv[i + 3], argv[i + 4]);
+            t[nt].sas = sas[nt];
+            t[nt].available = 1;
+            nt++;
+            i += 4;
+        } else if (strcmp(argv[i], "--ca") == 0 && i + 1 < argc)
+            ca = argv[++i];
+        else if (strcmp(argv[i], "--pid") == 0 && i + 1 < argc)
+            pid = strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--container") == 0 && i + 1 < argc)
+            container = argv[++i];
+        else if (strcmp(argv[i], "--conns") == 0 && i + 1 < argc)
+            conns = (int)strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
+            seconds = strtod(argv[++i], NULL);
+        else if (strcmp(argv[i], "--sizes") == 0 && i + 1 < argc)
+            sizes_arg = argv[++i];
+        else if (strcmp(argv[i], "--openssl-seconds") == 0 && i + 1 < argc)
+            ossl_seconds = (int)strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--ops") == 0 && i + 1 < argc)
+            ops = strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--probe") == 0 && i + 1 < argc)
+            want = strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--max-seconds") == 0 && i + 1 < argc)
+            max_s = strtod(argv[++i], NULL);
+        else if (strcmp(argv[i], "--interval-ms") == 0 && i + 1 < argc)
+            interval_ms = (int)strtol(argv[++i], NULL, 10);
+        else
+            accounts_usage();
+    }
+    for (const char *p = sizes_arg; *p != '\0' && nsizes < MAX_SIZES;) {
+        char *e;
+        long k = strtol(p, &e, 10);
+        if (e == p || k < 1 || k > 64 * 1024)
+            accounts_usage();
+        sizes[nsizes++] = k;
+        p = *e == ',' ? e + 1 : e;
+    }
+    if (nt < 1 || nsizes < 1 || conns < 1 || conns > MAX_CONNS || seconds <= 0 || ops < 0 || ossl_seconds < 0 ||
+        (want != 0 && want != 200 && want != 403))
+        accounts_usage();
+    signal(SIGPIPE, SIG_IGN);
+    if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
+        die("curl_global_init");
+    long maxk = 4;
+    for (int i = 0; i < nsizes; i++)
+        maxk = sizes[i] > maxk ? sizes[i] : maxk;
+    g_big_len = (size_t)maxk << 10;
+    if ((g_big = ck_malloc(g_big_len)) == NULL)
+        die("out of memory");
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < g_big_len; i += 8) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        memcpy(g_big + i, &x, 8);
+    }
+    memcpy(g_small, g_big, SMALL);
+    g_put_headers = curl_slist_append(NULL, "x-ms-version: " SAS_VERSION);
+    g_put_headers = curl_slist_append(g_put_headers, "x-ms-blob-type: BlockBlob");
+    g_put_headers = curl_slist_append(g_put_headers, "Content-Type: application/octet-stream");
+    g_put_headers = curl_slist_append(g_put_headers, "Expect:");
+    g_get_headers = curl_slist_append(NULL, "x-ms-version: " SAS_VERSION);
+    g_get_headers = curl_slist_append(g_get_headers, "Expect:");
+    if (g_put_headers == NULL || g_get_headers == NULL)
+        die("out of memory");
+    for (int i = 0; i < nt; i++) {
+        snprintf(t[i].container, sizeof(t[i].container), "%s", container);
+        t[i].server = (pid_t)pid;
+        if (ca != NULL && strncmp(t[i].origin, "https://", 8) == 0) {
+            snprintf(t[i].ca, sizeof(t[i].ca), "%s", ca);
+            if (strncmp(t[i].origin + 8, "localhost:", 10) == 0)
+                snprintf(t[i].resolve, sizeof(t[i].resolve), "localhost:%d:127.0.0.1", origin_port(t[i].origin));
+        }
+    }
+    int rc = 0;
+    if (want != 0) {
+        rc = probe(&t[0], want, max_s, interval_ms);
+        goto out;
+    }
+    for (int i = 0; i < nt; i++) {
+        if ((t[i].m = curl_multi_init()) == NULL)
+            die("curl_multi_init");
+        curl_multi_setopt(t[i].m, CURLMOPT_MAXCONNECTS, (long)(conns * 2));
+        if (create_container(t[i].m, &t[i], 1) != 0) {
+            rc = 1;
+            goto out;
+        }
+    }
+    /* Blob names: per size and per target (two targets may be the same account). */
+    static char prefixes[MAX_SIZES][MAX_TARGETS][40];
+    if (ops > 0) {
+        /* N requests on the first target: N/2 PUTs of new blobs, then GETs of them. */
+        struct tally tp = {0}, tg = {0};
+        snprintf(prefixes[0][0], sizeof(prefixes[0][0]), "o%ld-%ld-", sizes[0], (long)getpid());
+        g_prefix = prefixes[0][0];
+        g_body = g_big;
+        g_body_len = (size_t)sizes[0] << 10;
+        g_phase_limit = ops / 2;
+        double t0 = now_s();
+        run_phase(&t[0], PH_PUT, conns, 1e9, &tp);
+        g_phase_limit = ops - ops / 2;
+        run_phase(&t[0], PH_GET, conns, 1e9, &tg);
+        g_phase_limit = 0;
+        printf("ops %ld put %ld get %ld errors %ld seconds %.3f\n", tp.done + tg.done, tp.done, tg.done, t[0].errors,
+               now_s() - t0);
+        rc = t[0].errors > 0;
+        goto out;
+    }
+    struct acct_result res[MAX_SIZES][MAX_TARGETS];
+    memset(res, 0, sizeof(res));
+    int slices = (int)(seconds * 2 + 0.5); /* half a second each */
+    slices = slices < 1 ? 1 : slices > MAX_SLICES ? MAX_SLICES : slices;
+    for (int z = 0; z < nsizes; z++) {
+        for (int i = 0; i < nt; i++)
+            snprintf(prefixes[z][i], sizeof(prefixes[z][i]), "k%ld-%ld-%d-", sizes[z], (long)getpid(), i);
+        g_body = g_big;
+        g_body_len = (size_t)sizes[z] << 10;
+        for (int i = 0; i < nt; i++) {
+            struct tally warm = {0};
+            memset(t[i].written, 0, sizeof(t[i].written));
+            memset(t[i].read, 0, sizeof(t[i].read));
+            /* Opens the connections and gives every one a blob to read back. */
+            g_prefix = prefixes[z][i];
+            g_phase_limit = conns;
+            run_phase(&t[i], PH_PUT, conns, 1e9, &warm);
+            g_phase_limit = 0;
+        }
+        for (int ph = PH_PUT; ph <= PH_GET; ph++) {
+            struct tally tl[MAX_TARGETS];
+            double rate[MAX_TARGETS][MAX_SLICES];
+            memset(tl, 0, sizeof(tl));
+            /* Every target's slice comes right after another target's (with the order reversed
+             * every other slice, the first and last targets ran twice in a row, on warm connections,
+             * and the middle one never did; an A/A run of three targets on one account put the
+             * middle one 15-20 % behind), and over nt slices every target takes every place in the
+             * order: slice k starts at target k mod nt (two targets: always a b a b ...). */
+            for (int k = 0; k < slices; k++)
+                for (int j = 0; j < nt; j++) {
+                    int i = nt == 2 ? j : (j + k) % nt;
+                    struct tally one = {0};
+                    g_prefix = prefixes[z][i];
+                    run_phase(&t[i], (enum phase)ph, conns, seconds / slices, &one);
+                    rate[i][k] = one.secs > 0 ? (double)one.done / one.secs : 0;
+                    tl[i].done += one.done;
+                    tl[i].secs += one.secs;
+                    tl[i].server_cpu += one.server_cpu;
+                    tl[i].client_cpu += one.client_cpu;
+                }
+            for (int i = 0; i < nt; i++) {
+                double r[MAX_SLICES];
+                int n = 0;
+                if (tl[i].done > 0) {
+                    res[z][i].ops[ph] = (double)tl[i].done / tl[i].secs;
+                    res[z][i].cpu_us[ph] = tl[i].server_cpu / (double)tl[i].done * 1e6;
+                }
+                for (int k = 0; k < slices; k++)
+                    if (rate[i][k] > 0)
+                        r[n++] = rate[0][k] / rate[i][k];
+                res[z][i].slice_ratio[ph] = median(r, n);
+            }
+        }
+        for (int i = 0; i < nt; i++) {
+            char name[80];
+            g_prefix = prefixes[z][i];
+            snprintf(name, sizeof(name), "%.40s00-0000000", g_prefix);
+            if (check_blob(&t[i], name, g_body_len) != 0)
+                t[i].errors++;
+        }
+    }
+    double A = ossl_seconds > 0 ? openssl_aes_gcm(ossl_seconds) : -1;
+    printf("blob Put Blob and Get Blob over %s with an account SAS; %d connections (libcurl multi, keep-alive);\n"
+           "%.1f s per figure in %d slices, the accounts taking turns; MB = 10^6 bytes; %ld cpus\n",
+           strncmp(t[0].origin, "https", 5) == 0 ? "HTTPS" : "HTTP", conns, seconds, slices,
+           sysconf(_SC_NPROCESSORS_ONLN));
+    char h[64];
+    printf("%-12s", "");
+    for (int i = 0; i < nt; i++) {
+        snprintf(h, sizeof(h), "%s ops/s", t[i].label);
+        printf(" %12s", h);
+        snprintf(h, sizeof(h), "%s MB/s", t[i].label);
+        printf(" %11s", h);
+    }
+    for (int i = 1; i < nt; i++) {
+        snprintf(h, sizeof(h), "%s/%s", t[0].label, t[i].label);
+        printf(" %9s", h);
+    }
+    printf("   server CPU us/op");
+    for (int i = 0; i < nt; i++)
+        printf(" %6.6s", t[i].label);
+    printf("\n");
+    for (int z = 0; z < nsizes; z++)
+        for (int ph = PH_PUT; ph <= PH_GET; ph++) {
+            char l[32];
+            if (sizes[z] % 1024 == 0)
+                snprintf(l, sizeof(l), "%ld MiB %s", sizes[z] / 1024, ph == PH_PUT ? "PUT" : "GET");
+            else
+                snprintf(l, sizeof(l), "%ld KiB %s", sizes[z], ph == PH_PUT ? "PUT" : "GET");
+            printf("%-12s", l);
+            for (int i = 0; i < nt; i++) {
+                double o = res[z][i].ops[ph];
+                printf(" %12.1f %11.1f", o, o * (double)(sizes[z] << 10) / 1e6);
+            }
+            for (int i = 1; i < nt; i++)
+                printf(" %9.3f", res[z][i].slice_ratio[ph]);
+            printf("   %16s", "");
+            for (int i = 0; i < nt; i++)
+                printf(" %6.0f", res[z][i].cpu_us[ph]);
+            printf("\n");
+        }
+    if (A > 0)
+        printf("openssl speed -evp aes-256-gcm -seconds %d, 16 KiB blocks: %.1f MB/s (one cpu)\n", ossl_seconds, A);
+    if (nt >= 2)
+        printf("ratios: the median over the %d slices of the ratio of the two rates in the same slice (the targets\n"
+               "take turns within each slice, so load from elsewhere falls alike on both)\n", slices);
+    for (int i = 1; i < nt; i++) {
+        double lo = 1e9, hi = 0;
+        for (int z = 0; z < nsizes; z++)
+            for (int ph = PH_PUT; ph <= PH_GET; ph++) {
+                double r = res[z][i].slice_ratio[ph];
+                lo = r < lo ? r : lo;
+                hi = r > hi ? r : hi;
+            }
+        if (i == 1)
+            printf("%s / %s throughput: %.3f to %.3f (target: within 5%%, 0.950 to 1.050): %s\n", t[0].label,
+                   t[i].label, lo, hi, lo >= 0.95 && hi <= 1.05 ? "met" : "NOT met");
+        else
+            printf("%s / %s throughput: %.3f to %.3f\n", t[0].label, t[i].label, lo, hi);
+    }
+    for (int i = 0; i < nt; i++)
+        rc |= t[i].errors > 0;
+out:
+    for (int i = 0; i < nt; i++)
+        if (t[i].m != NULL)
+            curl_multi_cleanup(t[i].m);
+    curl_slist_free_all(g_put_headers);
+    curl_slist_free_all(g_get_headers);
+    ck_free(g_big);
+    curl_global_cleanup();
+    return rc;
+}
+
 static void usage(const char *argv0)
 {
     fprintf(stderr,
@@ -754,6 +1150,9 @@ int main(int argc, char **argv)
     struct opts o = {.seconds = 5.0, .conns = 16, .reps = 3};
     long big_mib = 64;
     int ossl_seconds = 3, keep = 0;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--target") == 0)
+            return accounts_main(argc, argv);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--daemon") == 0 && i + 1 < argc)
             daemon = argv[++i];
@@ -801,8 +1200,7 @@ int main(int argc, char **argv)
     }
     memcpy(g_small, g_big + 12345, SMALL);
     char sas[512];
-    make_sas(sas, sizeof(sas));
-    g_sas = sas;
+    make_sas(sas, sizeof(sas), ACCOUNT, DEV_KEY);
     g_put_headers = curl_slist_append(NULL, "x-ms-version: " SAS_VERSION);
     g_put_headers = curl_slist_append(g_put_headers, "x-ms-blob-type: BlockBlob");
     g_put_headers = curl_slist_append(g_put_headers, "Content-Type: application/octet-stream");
@@ -824,8 +1222,11 @@ int main(int argc, char **argv)
     t[0].label = "crosskey HTTP";
     t[1].label = "crosskey HTTPS";
     t[2].label = "Azurite HTTP";
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
         snprintf(t[i].container, sizeof(t[i].container), "bench%d", i);
+        snprintf(t[i].account, sizeof(t[i].account), "%s", ACCOUNT);
+        t[i].sas = sas;
+    }
 
     /* crosskey */
     struct child ck = {0}, st = {0}, az = {0};
@@ -847,7 +1248,8 @@ int main(int argc, char **argv)
     t[0].available = t[1].available = 1;
 
     /* bench_static */
-    struct target sh = {.label = "static HTTP"}, ss = {.label = "static HTTPS"};
+    struct target sh = {.label = "static HTTP", .account = ACCOUNT, .sas = sas},
+                  ss = {.label = "static HTTPS", .account = ACCOUNT, .sas = sas};
     snprintf(log, sizeof(log), "%s/static.log", dir);
     char mib[16], maxs[32];
     snprintf(mib, sizeof(mib), "%ld", big_mib);
