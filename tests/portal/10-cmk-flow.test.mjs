@@ -7,11 +7,18 @@
 //     customer's key URI (a wrong one first: refused in plain words, nothing changes), picks the
 //     subscription, the user-assigned identity and, under Advanced, the multi-tenant app, and
 //     saves; every field the page then shows is checked against ARM's answer;
+//  3. the customer signs in and sees its vault, the key, the role assignments (the ISV app's
+//     Crypto Service Encryption User) and the audit log filtered by the app's caller, each unwrap
+//     with its correlation id (checked against the auditRecords API);
+//  4. the customer disables the key version in use, and the ISV's account page (reloaded, in a
+//     browser context of its own) turns to Denied with the reason ARM gives;
+//  5. the customer enables it again, and the ISV's account recovers;
+//  6. the customer sets the rotation policy and rotates the key; the ISV's account follows.
 // Every page is screenshotted under CK_PORTAL_OUT.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { accountPath, armGet, field, fixture, isv, launch, open, shot, signIn, until } from "./lib.mjs";
+import { accountPath, armGet, field, fixture, isv, launch, open, ready, shot, signIn, until, vaultGet } from "./lib.mjs";
 
 let b;
 before(async () => {
@@ -190,4 +197,170 @@ test("2. the ISV configures the customer's key on the Encryption page; every dis
   await shot(page, "isv-account-overview-cmk");
   assert.deepEqual(b.consoleErrors.filter((m) => !/status of 400/.test(m)), []);
   b.consoleErrors.length = 0;
+});
+
+// ---------------------------------------------------------------------------------------------
+// The customer's side.
+
+const vaultRoute = `/vaults/${fixture.vault.rg}/${fixture.vault.name}`;
+const keyRoute = `${vaultRoute}/keys/${fixture.key.name}`;
+const version = fixture.key.kid.split("/").pop();
+const accountRoute = `/storage/${fixture.account.rg}/${fixture.account.name}`;
+let cust; // the customer's page
+let isvPage; // the ISV's page, in a browser context of its own
+
+/** Reloads the ISV's account page until the key state shows `label`; resolves the fields shown. */
+async function isvSees(label, what) {
+  return until(what, async () => {
+    await isvPage.reload();
+    await isvPage.waitForFunction((r) => document.body.dataset.ready === r, accountRoute);
+    const f = await shownFields(isvPage);
+    return f.keyState === label ? f : null;
+  }, { timeoutMs: 30_000, intervalMs: 1000 });
+}
+
+test("3. the customer signs in and sees its vault, the key, and the role of the ISV's application", async () => {
+  cust = b.page;
+  await signIn(cust, fixture.customer);
+  await open(cust, "/vaults");
+  const row = cust.locator(`tr[data-vault="${fixture.vault.name}"]`);
+  await row.waitFor();
+  assert.equal((await row.locator('td[data-col="purge"]').innerText()).trim(), "On");
+  assert.equal((await row.locator('td[data-col="rbac"]').innerText()).trim(), "Azure RBAC");
+  await shot(cust, "customer-vaults");
+  await row.locator("a").click();
+  await ready(cust, vaultRoute);
+  const key = cust.locator(`tr[data-key="${fixture.key.name}"]`);
+  assert.equal((await key.locator('td[data-col="status"]').innerText()).trim(), "Enabled");
+  const keys = await vaultGet(fixture.customer, fixture.vault.uri, "keys");
+  assert.equal(await cust.locator("tr[data-key]").count(), keys.value.length);
+  await shot(cust, "customer-vault-keys");
+  // Access control: the app's service principal holds Key Vault Crypto Service Encryption User here.
+  await open(cust, `${vaultRoute}/access`);
+  const ra = cust.locator(`tr[data-principal="${fixture.sp.id}"]`);
+  assert.equal(await ra.count(), 1);
+  assert.equal(await ra.getAttribute("data-role"), "Key Vault Crypto Service Encryption User");
+  assert.match(await ra.locator('td[data-col="principal"]').innerText(), /isv-cmk-app/);
+  assert.equal((await ra.locator('td[data-col="appId"]').innerText()).trim(), fixture.app.appId);
+  assert.equal((await ra.locator('td[data-col="scope"]').innerText()).trim(), "This resource");
+  const api = await armGet(fixture.customer, `${fixture.vault.id}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01`);
+  assert.equal(await cust.locator("tr[data-principal]").count(), api.value.length);
+  await shot(cust, "customer-vault-access");
+});
+
+test("3. the customer's audit log, filtered by the ISV application's caller: each wrap and unwrap with its correlation id", async () => {
+  await open(cust, `${vaultRoute}/audit`);
+  await cust.selectOption("#audit-caller", fixture.sp.id);
+  await cust.evaluate(() => {
+    delete document.body.dataset.ready;
+  });
+  await cust.click("#audit-apply");
+  await ready(cust, `${vaultRoute}/audit`);
+  const api = await armGet(fixture.customer, `${fixture.vault.id}/auditRecords?api-version=2026-02-01&$top=1000&callerOid=${fixture.sp.id}`);
+  const recs = api.value;
+  assert.ok(recs.some((r) => r.operation === "UnwrapKey"), JSON.stringify(recs.map((r) => r.operation)));
+  const rows = await cust.$$eval("tr[data-seq]", (trs) => trs.map((tr) => Object.fromEntries(
+    [...tr.querySelectorAll("td[data-col]")].map((td) => [td.dataset.col, td.innerText.trim()]).concat([["seq", tr.dataset.seq]]))));
+  // The page may have read a few more records than the API call before it (re-validations).
+  assert.ok(rows.length >= recs.length, `${rows.length} rows, ${recs.length} records`);
+  const bySeq = new Map(rows.map((r) => [r.seq, r]));
+  for (const r of recs) {
+    const shown = bySeq.get(String(r.sequence));
+    assert.ok(shown, `record ${r.sequence} not shown`);
+    assert.equal(shown.operation, r.operation);
+    assert.equal(shown.result, String(r.result));
+    assert.equal(shown.callerAppId, fixture.app.appId);
+    assert.match(shown.caller, /isv-cmk-app/);
+    if (/^(Un)?WrapKey$/.test(r.operation)) {
+      assert.match(r.correlationId, /^[0-9a-f-]{36}$/);
+      assert.equal(shown.correlationId, r.correlationId);
+      assert.equal(shown.kid, `${fixture.key.name}/${r.kid.split("/").pop()}`);
+    }
+  }
+  assert.ok(rows.every((r) => r.caller.includes("isv-cmk-app")), "a row of another caller is shown");
+  await shot(cust, "customer-audit-isv-app");
+  // One correlation id alone.
+  const unwrap = recs.find((r) => r.operation === "UnwrapKey");
+  await cust.fill("#audit-correlation", unwrap.correlationId);
+  await cust.evaluate(() => {
+    delete document.body.dataset.ready;
+  });
+  await cust.click("#audit-apply");
+  await ready(cust, `${vaultRoute}/audit`);
+  assert.equal(await cust.locator("tr[data-seq]").count(), 1);
+  assert.equal(await cust.locator("tr[data-seq]").getAttribute("data-seq"), String(unwrap.sequence));
+});
+
+test("4. the customer disables the key version in use; the ISV's account turns to Denied", async () => {
+  isvPage = await b.newPage();
+  await signIn(isvPage, isv);
+  await open(isvPage, accountRoute);
+  assert.match((await shownFields(isvPage)).keyState, /^Usable/);
+  await open(cust, keyRoute);
+  const row = cust.locator(`tr[data-version="${version}"]`);
+  assert.equal(await row.getAttribute("data-current"), "true");
+  assert.equal((await row.locator('td[data-col="status"]').innerText()).trim(), "Enabled");
+  await shot(cust, "customer-key-versions");
+  await row.locator('button[data-action="disable"]').click();
+  await cust.locator("#version-updated").waitFor();
+  await cust.locator(`tr[data-version="${version}"] button[data-action="enable"]`).waitFor();
+  assert.equal((await cust.locator(`tr[data-version="${version}"] td[data-col="status"]`).innerText()).trim(), "Disabled");
+  const k = await vaultGet(fixture.customer, fixture.vault.uri, `keys/${fixture.key.name}/${version}`);
+  assert.equal(k.attributes.enabled, false);
+  await shot(cust, "customer-key-disabled");
+  const t0 = Date.now();
+  const f = await isvSees("Denied", "the ISV's account turns to Denied");
+  const a = await armGet(isv, accountPath());
+  assert.equal(a.properties.keyState.state, "Denied");
+  assert.equal(f.keyStateError, a.properties.keyState.errorCode);
+  assert.equal(f.keyStateError, "KeyVaultEncryptionKeyNotFound");
+  assert.ok(f.keyStateReason.length > 3, f.keyStateReason);
+  assert.equal(f.keyStateReason, a.properties.keyState.reason);
+  await shot(isvPage, "isv-account-denied");
+  console.log(`denied seen on the ISV's page after ${Date.now() - t0} ms`);
+});
+
+test("5. the customer enables the key again; the ISV's account recovers", async () => {
+  await cust.locator(`tr[data-version="${version}"] button[data-action="enable"]`).click();
+  await cust.locator(`tr[data-version="${version}"] button[data-action="disable"]`).waitFor();
+  assert.equal((await cust.locator(`tr[data-version="${version}"] td[data-col="status"]`).innerText()).trim(), "Enabled");
+  const t0 = Date.now();
+  await isvSees("Usable", "the ISV's account recovers");
+  console.log(`usable again on the ISV's page after ${Date.now() - t0} ms`);
+  await open(isvPage, encRoute);
+  const { shown } = await panelMatchesApi(isvPage, "after the restore");
+  assert.equal(shown.keyInUse, fixture.key.kid);
+  await shot(isvPage, "isv-account-recovered");
+});
+
+test("6. the customer sets the rotation policy and rotates the key; the ISV's account follows the new version", async () => {
+  await cust.check("#policy-auto");
+  await cust.fill("#policy-after", "P90D");
+  await cust.fill("#policy-notify", "P30D");
+  await cust.fill("#policy-expiry", "P2Y");
+  await cust.click("#policy-save");
+  await cust.locator("#policy-saved").waitFor();
+  const p = await vaultGet(fixture.customer, fixture.vault.uri, `keys/${fixture.key.name}/rotationpolicy`);
+  assert.equal(p.attributes.expiryTime, "P2Y");
+  assert.deepEqual(
+    p.lifetimeActions.map((a) => [a.action.type.toLowerCase(), a.trigger.timeAfterCreate ?? a.trigger.timeBeforeExpiry]).sort(),
+    [["notify", "P30D"], ["rotate", "P90D"]],
+  );
+  await cust.click("#rotate");
+  await cust.locator("#rotated").waitFor();
+  const latest = await vaultGet(fixture.customer, fixture.vault.uri, `keys/${fixture.key.name}`);
+  assert.notEqual(latest.key.kid, fixture.key.kid);
+  await cust.locator(`tr[data-version="${latest.key.kid.split("/").pop()}"][data-current="true"]`).waitFor();
+  await shot(cust, "customer-key-rotated");
+  const f = await until("the ISV's account follows the rotation", async () => {
+    await isvPage.click("#refresh");
+    await isvPage.waitForSelector("#refresh:not([disabled])");
+    const s = await shownFields(isvPage);
+    return s.keyInUse === latest.key.kid ? s : null;
+  }, { timeoutMs: 20_000, intervalMs: 500 });
+  assert.equal(f.keyVersion, latest.key.kid.split("/").pop());
+  assert.equal(f.autoUpdate, "Enabled");
+  await panelMatchesApi(isvPage, "after the rotation");
+  await shot(isvPage, "isv-account-rotated");
+  assert.deepEqual(b.consoleErrors, []);
 });

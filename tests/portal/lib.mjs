@@ -55,15 +55,20 @@ export async function launch() {
       `--ignore-certificate-errors-spki-list=${caSpki()}`,
     ],
   });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(20_000);
   const consoleErrors = [];
-  page.on("console", (m) => {
-    if (m.type() === "error") consoleErrors.push(m.text());
-  });
-  page.on("pageerror", (e) => consoleErrors.push(String(e)));
-  return { browser, context, page, consoleErrors };
+  /** A page in a context of its own (its own sessionStorage: another signed-in user). */
+  const newPage = async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(20_000);
+    page.on("console", (m) => {
+      if (m.type() === "error") consoleErrors.push(m.text());
+    });
+    page.on("pageerror", (e) => consoleErrors.push(String(e)));
+    return page;
+  };
+  const page = await newPage();
+  return { browser, page, newPage, consoleErrors };
 }
 
 let shots = 0;
@@ -78,6 +83,10 @@ export async function shot(page, name) {
 /** Signs in through the sign-in page as `who` (isv or customer); waits for the accounts list. */
 export async function signIn(page, who) {
   await page.goto(`${PORTAL}#/signin`);
+  await ready(page, "/signin");
+  await page.evaluate(() => {
+    delete document.body.dataset.ready;
+  });
   await page.fill("#tenant-id", who.tenantId);
   await page.fill("#client-id", who.clientId);
   await page.fill("#client-secret", who.clientSecret);

@@ -5,8 +5,8 @@
  * bearer token it gets 401 with the challenge naming the vault's tenant; a token must be RS256
  * from the vault's tenant, for the vault resource, and current. Authorization is asked of ARM
  * (check-access) on every request, so role changes apply to the next one. Every authenticated
- * request lands in the vault's audit log. Faults injected for tests (kv_fault.c) apply before
- * anything else.
+ * request lands in the vault's audit log. CORS preflights from the main origin (the portal's, see
+ * kv_cors) are answered first; faults injected for tests (kv_fault.c) apply before anything else.
  */
 #include "services/vault/kv_int.h"
 #include "core/log.h"
@@ -216,6 +216,59 @@ char *kv_vault_origin(struct kv *kv, struct ck_arena *a, const struct kv_vault *
     return ck_arena_printf(a, "https://%s:%u", kv->public_host, v->port);
 }
 
+/* Whether origin is the main origin (kv->authority, where the portal is served), ignoring a
+ * trailing slash of the configured value. */
+static int kv_cors_allowed(const struct kv *kv, const char *origin)
+{
+    size_t n = strlen(kv->authority);
+    while (n > 0 && kv->authority[n - 1] == '/')
+        n--;
+    return strlen(origin) == n && strncmp(origin, kv->authority, n) == 0;
+}
+
+/*
+ * CORS for the portal (docs/portal.md): the portal, served on the main origin, calls the keys
+ * data plane from the browser. A request whose Origin is exactly the main origin gets
+ * Access-Control-Allow-Origin (with the headers the portal reads exposed); any other origin gets
+ * none, so browsers keep other sites' pages from reading vault answers. A preflight (OPTIONS with
+ * Access-Control-Request-Method) is answered here, before authentication, faults and the audit
+ * log: 204 with the methods and headers the portal sends for the main origin, 403 for any other
+ * origin or method. Returns 1 when the request was answered.
+ */
+static int kv_cors(const struct kv *kv, struct ck_req *req, struct ck_resp *resp)
+{
+    const char *origin = ck_req_header(req, "Origin");
+    const char *want = ck_req_header(req, "Access-Control-Request-Method");
+    int allowed;
+    if (origin == NULL)
+        return 0;
+    allowed = kv_cors_allowed(kv, origin);
+    ck_resp_header(resp, "Vary", "Origin");
+    if (allowed) {
+        ck_resp_header(resp, "Access-Control-Allow-Origin", origin);
+        ck_resp_header(resp, "Access-Control-Expose-Headers", "WWW-Authenticate, x-ms-request-id, x-ms-client-request-id");
+    }
+    if (strcmp(ck_req_method(req), "OPTIONS") != 0 || want == NULL)
+        return 0;
+    if (!allowed) {
+        kv_error(resp, 403, "Forbidden", NULL, "CORS: the origin '%.200s' may not call this vault.", origin);
+        return 1;
+    }
+    static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", NULL};
+    int ok = 0;
+    for (size_t i = 0; methods[i] != NULL; i++)
+        ok |= strcmp(want, methods[i]) == 0;
+    if (!ok) {
+        kv_error(resp, 403, "Forbidden", NULL, "CORS: the method '%.20s' is not allowed.", want);
+        return 1;
+    }
+    ck_resp_header(resp, "Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE");
+    ck_resp_header(resp, "Access-Control-Allow-Headers", "Authorization, Content-Type, x-ms-client-request-id");
+    ck_resp_header(resp, "Access-Control-Max-Age", "600");
+    ck_resp_status(resp, 204);
+    return 1;
+}
+
 static void kv_serve(struct kv *kv, const char *name, struct ck_req *req, struct ck_resp *resp)
 {
     struct kv_vault v;
@@ -223,6 +276,8 @@ static void kv_serve(struct kv *kv, const char *name, struct ck_req *req, struct
     const char *operation = NULL;
     char *kid = NULL;
 
+    if (kv_cors(kv, req, resp))
+        return;
     if (kv_fault_gate(kv, name, resp))
         return;
     if (kv_vault_get(kv, ck_req_arena(req), name, 0, &v) != CK_OK) {
