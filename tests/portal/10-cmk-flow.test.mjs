@@ -13,12 +13,17 @@
 //  4. the customer disables the key version in use, and the ISV's account page (reloaded, in a
 //     browser context of its own) turns to Denied with the reason ARM gives;
 //  5. the customer enables it again, and the ISV's account recovers;
-//  6. the customer sets the rotation policy and rotates the key; the ISV's account follows.
+//  6. the customer sets the rotation policy and rotates the key; the ISV's account follows;
+//  7. the customer's vault goes down (operator fault): the ISV's account rides through
+//     ("Riding through (vault unreachable)"), the customer's key page says in plain words that
+//     the vault does not answer; back up, the account is Usable again.
 // Every page is screenshotted under CK_PORTAL_OUT.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { accountPath, armGet, field, fixture, isv, launch, open, ready, shot, signIn, until, vaultGet } from "./lib.mjs";
+import {
+  accountPath, armGet, field, fixture, isv, launch, open, ready, shot, signIn, until, vaultFault, vaultGet,
+} from "./lib.mjs";
 
 let b;
 before(async () => {
@@ -363,4 +368,34 @@ test("6. the customer sets the rotation policy and rotates the key; the ISV's ac
   await panelMatchesApi(isvPage, "after the rotation");
   await shot(isvPage, "isv-account-rotated");
   assert.deepEqual(b.consoleErrors, []);
+});
+
+test("7. the customer's vault goes down: the ISV's account rides through; the portal says the vault does not answer; back up, Usable", async () => {
+  await vaultFault(fixture.vault.name, "down");
+  try {
+    const t0 = Date.now();
+    const f = await until("the ISV's account rides through", async () => {
+      await isvPage.click("#refresh");
+      await isvPage.waitForSelector("#refresh:not([disabled])");
+      const s = await shownFields(isvPage);
+      return s.keyState === "Riding through (vault unreachable)" ? s : null;
+    }, { timeoutMs: 20_000, intervalMs: 500 });
+    console.log(`riding through shown after ${Date.now() - t0} ms`);
+    assert.match(f.unreachableSince, /UTC$/);
+    await shot(isvPage, "isv-account-riding-through");
+    await open(cust, keyRoute);
+    const err = cust.locator(".notice.error .plain").first();
+    await err.waitFor();
+    assert.match(await err.innerText(), /Could not reach https:\/\/localhost:\d+\. The service did not answer/);
+    await shot(cust, "customer-vault-down");
+  } finally {
+    await vaultFault(fixture.vault.name, "none");
+  }
+  await until("the ISV's account is Usable again", async () => {
+    await isvPage.click("#refresh");
+    await isvPage.waitForSelector("#refresh:not([disabled])");
+    return (await shownFields(isvPage)).keyState === "Usable";
+  }, { timeoutMs: 30_000, intervalMs: 500 });
+  await panelMatchesApi(isvPage, "after the vault came back");
+  b.consoleErrors.length = 0; // the browser logs the refused connections
 });

@@ -104,7 +104,9 @@ export async function open(page, route) {
   await page.evaluate(() => {
     delete document.body.dataset.ready;
   });
-  await page.goto(`${PORTAL}#${route}`);
+  const url = `${PORTAL}#${route}`;
+  if (page.url() === url) await page.reload(); // the same hash would not render again
+  else await page.goto(url);
   await ready(page, route);
 }
 
@@ -194,4 +196,17 @@ export async function until(what, fn, { timeoutMs = 30_000, intervalMs = 500 } =
     if (Date.now() - t0 > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
     await sleep(intervalMs);
   }
+}
+
+/** Injects a vault fault (crosskeyd --test-faults, docs/vault.md): mode down, none, delay, error. */
+export async function vaultFault(vault, mode) {
+  const key = fs.readFileSync(`${DATA}/secrets/operator.key`, "utf8").trim();
+  const r = await fetch(`${MAIN}/operator/vault/fault`, {
+    method: "POST",
+    headers: { authorization: `Operator ${key}`, "content-type": "application/json" },
+    body: JSON.stringify({ vault, mode }),
+  });
+  const j = await r.json();
+  assert.equal(r.status, 200, JSON.stringify(j));
+  return j;
 }

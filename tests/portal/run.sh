@@ -6,7 +6,8 @@
 # not installed (scripts/setup.sh installs it).
 #
 # Starts crosskeyd on a fresh temporary data directory with every port chosen by the kernel
-# (--cmk-revalidate 3, so a revocation shows within seconds), creates the two tenants of the
+# (--cmk-revalidate 3, so a revocation shows within seconds; --test-faults, so a test can take the
+# customer's vault down), creates the two tenants of the
 # procedure (isv, customer) and the cross-tenant chain with the crosskey CLI (chain.sh): the ISV's
 # multi-tenant app, user-assigned identity and federated credential, the feature and provider
 # registration, an existing storage account on Microsoft-managed keys; the customer's service
@@ -70,7 +71,7 @@ trap 'exit 130' INT TERM
 
 # The daemon is bounded by timeout(1); its pid is timeout's, which forwards SIGTERM.
 timeout -s TERM 900 "$build/crosskeyd" --data "$data" --port 0 --mi-port 0 --blob-port 0 --vault-ports 0-0 \
-    --cmk-revalidate 3 --cmk-ride-through 30 --cmk-version-poll 5 </dev/null 2>"$log" >&2 &
+    --cmk-revalidate 3 --cmk-ride-through 30 --cmk-version-poll 5 --test-faults </dev/null 2>"$log" >&2 &
 pid=$!
 
 i=0
