@@ -12,7 +12,8 @@
 # timeout(1).
 #
 # Environment: CK_KEEP=1 keeps the temporary directory; CK_TESTS="a.test.mjs b.test.mjs" runs
-# only those files; NODE selects the node binary.
+# only those files; CK_DAEMON_FLAGS adds crosskeyd flags (e.g. "--cmk-events off"); NODE selects the
+# node binary.
 set -u
 
 here=$(CDPATH="" cd -- "$(dirname -- "$0")" && pwd)
@@ -63,7 +64,7 @@ trap 'exit 130' INT TERM
 
 # The daemon itself is bounded by timeout(1); its pid is timeout's, which forwards SIGTERM.
 timeout -s TERM 900 "$build/crosskeyd" --data "$data" --port 0 --mi-port 0 --blob-port 0 \
-    --dev-account --dev-port 0 --cmk-revalidate 3 --cmk-ride-through 30 --cmk-version-poll 5 --test-faults \
+    --dev-account --dev-port 0 --cmk-revalidate 3 --cmk-ride-through 30 --cmk-version-poll 5 --test-faults ${CK_DAEMON_FLAGS:-} \
     </dev/null 2>"$log" >&2 &
 pid=$!
 
