@@ -147,8 +147,12 @@ test("2. a wrong key URI is refused in plain words, naming the failing link; the
   assert.equal(await page.isChecked("#enc-mmk"), true, "Microsoft-managed keys is not the current choice");
   assert.equal(await page.isVisible("#cmk-settings"), false);
   await page.check("#enc-cmk");
+  // Select from Key Vault lists the ISV's own vaults: it has none (the key is the customer's).
   await page.check("#key-select-vault");
+  await page.waitForFunction(() => !/Loading/.test(document.querySelector("#kv-vault")?.textContent ?? "Loading"));
+  assert.equal((await page.locator("#kv-vault option").first().innerText()).trim(), "No key vaults in this subscription");
   await page.check("#key-enter-uri");
+  assert.equal(await page.isVisible("#kv-vault"), false);
   await page.fill("#key-uri", `${fixture.vault.uri.replace(/\/+$/, "")}/keys/nosuchkey`);
   await page.selectOption("#identity-subscription", isv.subscriptionId);
   await page.check("#identity-user");
@@ -373,7 +377,28 @@ test("6. the customer sets the rotation policy and rotates the key; the ISV's ac
   assert.deepEqual(b.consoleErrors, []);
 });
 
+test("signing out forgets the tokens; a sign-in link fills in the tenant and client IDs, never a secret", async () => {
+  await isvPage.click("#sign-out");
+  await ready(isvPage, "/signin");
+  assert.equal(await isvPage.evaluate(() => sessionStorage.length), 0);
+  const unready = () => isvPage.evaluate(() => {
+    delete document.body.dataset.ready;
+  });
+  await unready();
+  await isvPage.goto(`${fixture.endpoints.arm.replace(/\/+$/, "")}/portal/#/signin?tenant=${isv.tenantId}&client=${isv.clientId}&secret=x`);
+  await ready(isvPage, "/signin");
+  assert.equal(await isvPage.inputValue("#tenant-id"), isv.tenantId);
+  assert.equal(await isvPage.inputValue("#client-id"), isv.clientId);
+  assert.equal(await isvPage.inputValue("#client-secret"), "");
+  // Signed out, any page leads to the sign-in page.
+  await unready();
+  await isvPage.goto(`${fixture.endpoints.arm.replace(/\/+$/, "")}/portal/#/storage`);
+  await ready(isvPage, "/signin");
+  await signIn(isvPage, isv);
+});
+
 test("7. the customer's vault goes down: the ISV's account rides through; the portal says the vault does not answer; back up, Usable", async () => {
+  await open(isvPage, encRoute);
   await vaultFault(fixture.vault.name, "down");
   try {
     const t0 = Date.now();

@@ -3,7 +3,11 @@
 import { busy, errorBox, h } from "../ui.js";
 import { signIn } from "../session.js";
 
-export async function signinView(box) {
+/**
+ * The sign-in page. `#/signin?tenant=<id>&client=<id>` fills the two IDs in (a link an operator
+ * may hand out); a secret is never taken from the URL.
+ */
+export async function signinView(box, _params, query) {
   const out = h("div", { id: "signin-result" });
   const tenant = h("input", { type: "text", id: "tenant-id", name: "tenant", autocomplete: "off", spellcheck: "false", placeholder: "00000000-0000-0000-0000-000000000000" });
   const client = h("input", { type: "text", id: "client-id", name: "client", autocomplete: "off", spellcheck: "false" });
@@ -46,5 +50,7 @@ export async function signinView(box) {
       out,
     ),
   );
-  tenant.focus();
+  tenant.value = query?.get("tenant") ?? "";
+  client.value = query?.get("client") ?? "";
+  (tenant.value && client.value ? secret : tenant).focus();
 }
