@@ -51,7 +51,7 @@ struct st_chal {
 
 struct st_tok {
     struct st_tok *next;
-    char *key;
+    char *id; /* identity|client id|tenant|resource */
     struct ck_secret *token;
     int64_t exp; /* epoch seconds (ck_time_now) */
 };
@@ -125,7 +125,7 @@ void st_kek_cleanup(struct st *st)
     while (k->toks != NULL) {
         struct st_tok *n = k->toks->next;
         ck_secret_free(k->toks->token);
-        ck_free(k->toks->key);
+        ck_free(k->toks->id);
         ck_free(k->toks);
         k->toks = n;
     }
@@ -463,18 +463,18 @@ out:
 
 /* ---- tokens ---- */
 
-static struct ck_secret *st_tok_cached(struct st_kek_state *k, const char *key, int drop)
+static struct ck_secret *st_tok_cached(struct st_kek_state *k, const char *id, int drop)
 {
     struct ck_secret *r = NULL;
     pthread_mutex_lock(&k->lock);
     for (struct st_tok **pp = &k->toks; *pp != NULL; pp = &(*pp)->next) {
         struct st_tok *t = *pp;
-        if (strcmp(t->key, key) != 0)
+        if (strcmp(t->id, id) != 0)
             continue;
         if (drop || t->exp - ST_KEK_TOKEN_MARGIN_S <= ck_time_now()) {
             *pp = t->next;
             ck_secret_free(t->token);
-            ck_free(t->key);
+            ck_free(t->id);
             ck_free(t);
         } else {
             r = ck_secret_from(ck_secret_ptr(t->token), ck_secret_len(t->token));
@@ -485,13 +485,13 @@ static struct ck_secret *st_tok_cached(struct st_kek_state *k, const char *key, 
     return r;
 }
 
-static void st_tok_put(struct st_kek_state *k, const char *key, const struct ck_secret *tok, int64_t exp)
+static void st_tok_put(struct st_kek_state *k, const char *id, const struct ck_secret *tok, int64_t exp)
 {
     struct st_tok *t = ck_calloc(1, sizeof(*t));
-    if (t == NULL || (t->key = ck_strdup(key)) == NULL ||
+    if (t == NULL || (t->id = ck_strdup(id)) == NULL ||
         (t->token = ck_secret_from(ck_secret_ptr(tok), ck_secret_len(tok))) == NULL) {
         if (t != NULL) {
-            ck_free(t->key);
+            ck_free(t->id);
             ck_free(t);
         }
         return;
@@ -646,14 +646,14 @@ out:
 static int st_vault_token(struct st *st, const struct st_kek_ref *ref, int fresh, struct ck_secret **tok,
                           struct st_kek_fail *f)
 {
-    char tenant[128], resource[320], key[1400];
+    char tenant[128], resource[320], id[1400];
     struct ck_secret *mi = NULL, *t = NULL;
     int64_t exp = 0, mexp = 0;
     int rc = st_challenge(st, ref, fresh, tenant, sizeof(tenant), resource, sizeof(resource), f);
     if (rc != CK_OK)
         return rc;
-    snprintf(key, sizeof(key), "%s|%s|%s|%s", ref->identity, ref->client_id ? ref->client_id : "", tenant, resource);
-    if ((*tok = st_tok_cached(st->kek, key, fresh)) != NULL)
+    snprintf(id, sizeof(id), "%s|%s|%s|%s", ref->identity, ref->client_id ? ref->client_id : "", tenant, resource);
+    if ((*tok = st_tok_cached(st->kek, id, fresh)) != NULL)
         return CK_OK;
     if (ref->client_id != NULL) {
         if ((rc = st_mi_token(st, ref->identity, ST_KEK_EXCHANGE_AUD, &mi, &mexp, f)) != CK_OK)
@@ -665,7 +665,7 @@ static int st_vault_token(struct st *st, const struct st_kek_ref *ref, int fresh
     }
     if (rc != CK_OK)
         return rc;
-    st_tok_put(st->kek, key, t, exp);
+    st_tok_put(st->kek, id, t, exp);
     *tok = t;
     return CK_OK;
 }
@@ -814,41 +814,41 @@ int st_kek_get_key(struct st *st, const struct st_kek_ref *ref, int fresh, struc
     return CK_OK;
 }
 
-int st_kek_key_usable(const struct st_kek_key *key, int64_t now, struct st_kek_fail *f)
+int st_kek_key_usable(const struct st_kek_key *kv, int64_t now, struct st_kek_fail *f)
 {
     static const char *const purge_protected[] = {"Recoverable", "Recoverable+ProtectedSubscription",
                                                   "CustomizedRecoverable",
                                                   "CustomizedRecoverable+ProtectedSubscription", NULL};
-    if (strcmp(key->kty, "RSA") != 0 && strcmp(key->kty, "RSA-HSM") != 0) {
-        st_fail_set(f, ST_LINK_KEY, 0, "InvalidKeyType", "the key %s is %s; customer-managed keys must be RSA", key->kid,
-                    key->kty);
+    if (strcmp(kv->kty, "RSA") != 0 && strcmp(kv->kty, "RSA-HSM") != 0) {
+        st_fail_set(f, ST_LINK_KEY, 0, "InvalidKeyType", "the key %s is %s; customer-managed keys must be RSA", kv->kid,
+                    kv->kty);
         return CK_E_INVALID;
     }
-    if (key->bits != 2048 && key->bits != 3072 && key->bits != 4096) {
+    if (kv->bits != 2048 && kv->bits != 3072 && kv->bits != 4096) {
         st_fail_set(f, ST_LINK_KEY, 0, "InvalidKeySize",
-                    "the key %s has %d bits; customer-managed keys must be RSA 2048, 3072 or 4096", key->kid, key->bits);
+                    "the key %s has %d bits; customer-managed keys must be RSA 2048, 3072 or 4096", kv->kid, kv->bits);
         return CK_E_INVALID;
     }
-    if (!key->enabled) {
-        st_fail_set(f, ST_LINK_KEY, 0, "KeyDisabled", "the key %s is disabled", key->kid);
+    if (!kv->enabled) {
+        st_fail_set(f, ST_LINK_KEY, 0, "KeyDisabled", "the key %s is disabled", kv->kid);
         return CK_E_INVALID;
     }
-    if ((key->nbf != 0 && now < key->nbf) || (key->exp != 0 && now >= key->exp)) {
-        st_fail_set(f, ST_LINK_KEY, 0, "KeyExpired", "the key %s is outside its validity period (nbf/exp)", key->kid);
+    if ((kv->nbf != 0 && now < kv->nbf) || (kv->exp != 0 && now >= kv->exp)) {
+        st_fail_set(f, ST_LINK_KEY, 0, "KeyExpired", "the key %s is outside its validity period (nbf/exp)", kv->kid);
         return CK_E_INVALID;
     }
-    if (!key->can_wrap || !key->can_unwrap) {
+    if (!kv->can_wrap || !kv->can_unwrap) {
         st_fail_set(f, ST_LINK_KEY, 0, "KeyOperationForbidden", "the key %s does not allow wrapKey and unwrapKey",
-                    key->kid);
+                    kv->kid);
         return CK_E_INVALID;
     }
     int ok = 0;
     for (size_t i = 0; purge_protected[i] != NULL; i++)
-        ok |= strcmp(key->recovery_level, purge_protected[i]) == 0;
+        ok |= strcmp(kv->recovery_level, purge_protected[i]) == 0;
     if (!ok) {
         st_fail_set(f, ST_LINK_POLICY, 0, "recoveryLevel",
                     "Keyvault policy recoverable is not set: the vault of %s has recoveryLevel '%s'; turn on soft delete "
-                    "and purge protection", key->kid, key->recovery_level);
+                    "and purge protection", kv->kid, kv->recovery_level);
         return CK_E_INVALID;
     }
     return CK_OK;

@@ -70,7 +70,7 @@ const char *st_kek_link_name(enum st_kek_link link);
 int st_kek_get_key(struct st *st, const struct st_kek_ref *ref, int fresh, struct st_kek_key *key,
                    struct st_kek_fail *f);
 /* Checks a key against docs/cmk.md step 4. Returns CK_OK, or CK_E_INVALID with *f filled. */
-int st_kek_key_usable(const struct st_kek_key *key, int64_t now, struct st_kek_fail *f);
+int st_kek_key_usable(const struct st_kek_key *kv, int64_t now, struct st_kek_fail *f);
 /* Wraps aek under ref's key at version (RSA-OAEP-256). *out is ck_malloc'd. corr: the correlation
  * id sent (37 bytes), may be NULL. */
 int st_kek_wrap(struct st *st, const struct st_kek_ref *ref, const char *version, const struct ck_secret *aek,

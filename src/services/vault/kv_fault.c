@@ -173,7 +173,7 @@ static int kv_fault_parse(struct ck_req *req, struct ck_resp *resp, char vault[3
                           int *delay_ms, int *status)
 {
     size_t len;
-    const char *text = ck_req_body(req, &len), *key;
+    const char *text = ck_req_body(req, &len), *member;
     json_t *b = len ? ck_json_parse_object(text, len, NULL, 0) : NULL, *v;
     const char *name = ck_json_str(b, "vault"), *m = ck_json_str(b, "mode");
     const char *why = NULL;
@@ -182,9 +182,9 @@ static int kv_fault_parse(struct ck_req *req, struct ck_resp *resp, char vault[3
     *mode = KV_FAULT_NONE;
     *delay_ms = 0;
     *status = 500;
-    json_object_foreach(b, key, v) {
-        if (strcmp(key, "vault") != 0 && strcmp(key, "mode") != 0 && strcmp(key, "delayMs") != 0 &&
-            strcmp(key, "status") != 0)
+    json_object_foreach(b, member, v) {
+        if (strcmp(member, "vault") != 0 && strcmp(member, "mode") != 0 && strcmp(member, "delayMs") != 0 &&
+            strcmp(member, "status") != 0)
             why = "Unknown member in the body: only vault, mode, delayMs and status are allowed.";
     }
     if (b == NULL)
