@@ -766,7 +766,10 @@ int st_kek_get_key(struct st *st, const struct st_kek_ref *ref, int fresh, struc
         st_fail_set(f, ST_LINK_INTERNAL, 1, NULL, "out of memory");
         return CK_E_NOMEM;
     }
-    rc = st_vault_call(st, ref, fresh, "GET", url, NULL, 0, NULL, &j, f);
+    char corr[37];
+    if (ck_uuid_new(corr) != 0)
+        snprintf(corr, sizeof(corr), "00000000-0000-0000-0000-000000000000");
+    rc = st_vault_call(st, ref, fresh, "GET", url, NULL, 0, corr, &j, f);
     ck_free(url);
     if (rc != CK_OK)
         return rc;
