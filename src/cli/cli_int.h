@@ -12,9 +12,11 @@
  * parsed flags and returns a process exit code (enum cli_exit).
  */
 #include "core/mem.h"
+#include "http/client/httpc.h"
 #include "json/json.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Exit codes, as az uses them. */
 enum cli_exit {
@@ -102,6 +104,7 @@ extern const struct cli_cmd cli_role_cmds[];
 extern const struct cli_cmd cli_keyvault_cmds[];
 extern const struct cli_cmd cli_keyvault_key_cmds[];
 extern const struct cli_cmd cli_storage_cmds[];
+extern const struct cli_cmd cli_storage_blob_cmds[];
 
 /* ---- args.c ---- */
 
@@ -285,12 +288,121 @@ int cli_kv_print(struct cli_ctx *ctx, const json_t *v, const char *table_expr);
  * value is neither (printed). */
 int cli_kv_bool(struct cli_ctx *ctx, const char *flag);
 
+/* ---- sha256.c ---- */
+
+#define CLI_SHA256_LEN 32
+
+struct cli_sha256 {
+    uint32_t h[8];
+    uint8_t block[64];
+    size_t fill;
+    uint64_t bits;
+};
+
+void cli_sha256_init(struct cli_sha256 *s);
+void cli_sha256_update(struct cli_sha256 *s, const void *data, size_t n);
+void cli_sha256_final(struct cli_sha256 *s, uint8_t out[CLI_SHA256_LEN]);
+/* HMAC-SHA-256 of msg under key into out. */
+void cli_hmac_sha256(const uint8_t *key, size_t keylen, const void *msg, size_t n, uint8_t out[CLI_SHA256_LEN]);
+/* Checks SHA-256 and HMAC-SHA-256 against published vectors. Returns 0, or -1 when broken. */
+int cli_sha256_selftest(void);
+
 /* ---- cmd_keyvault_audit.c ---- */
 
 /* Recomputes the hash chain of audit records (oldest first). On CLI_EXIT_OK *result is a new
  * {"valid","records","firstBadSequence"} object, or json_null() when the local check is not
  * available; otherwise an exit code (printed). */
 int cli_kv_audit_check(struct cli_ctx *ctx, const json_t *records, json_t **result);
+
+/* ---- cmd_storage.c (shared with blob.c) ---- */
+
+/* Finds storage account `name` through ARM: in group rg when rg is not NULL, else by listing the
+ * subscription's accounts. Returns CLI_EXIT_OK with *acct (the ARM resource; caller decrefs), or an
+ * exit code (printed; CLI_EXIT_NOTFOUND when there is no such account). */
+int cli_storage_account_get(struct cli_ctx *ctx, const char *name, const char *rg, json_t **acct);
+
+/* ---- blob.c: the Blob data plane ---- */
+
+/* x-ms-version sent on every Blob request (the one @azure/storage-blob 12.32 sends). */
+#define CLI_BLOB_VERSION "2026-04-06"
+/* Put Block size for large uploads, and the range size of downloads. */
+#define CLI_BLOB_BLOCK (4u << 20)
+/* Uploads and downloads larger than this show a progress bar (on a terminal, or with --progress). */
+#define CLI_PROGRESS_MIN (4u << 20)
+/* Request headers a command may add (the HTTP client takes 15; the date, version, request id,
+ * content type and authorization take the rest). */
+#define CLI_BLOB_MAX_HEADERS 13
+#define CLI_BLOB_MAX_QUERY 8
+
+/* One storage account's blob endpoint and credential (strings and key in ctx->arena). */
+struct cli_blob {
+    const char *account;
+    const char *id;        /* the account's ARM id */
+    const char *origin;    /* "https://localhost:10443" */
+    const char *base_path; /* "/account" for path-style endpoints, "" for host-style */
+    const char *ca_file;
+    int login;             /* bearer token (--auth-mode login), else Shared Key */
+    const uint8_t *key;    /* decoded account key (wiped with the arena) */
+    size_t key_len;
+    const char *token;
+};
+
+struct cli_pair {
+    const char *name;
+    const char *value;
+};
+
+/* One Blob request. container NULL: the account; blob NULL: the container. Query values are given
+ * decoded (they are encoded in the URL and signed decoded); empty values are left out. */
+struct cli_blob_req {
+    const char *method;
+    const char *container;
+    const char *blob;
+    struct cli_pair query[CLI_BLOB_MAX_QUERY];
+    int nquery;
+    struct cli_pair headers[CLI_BLOB_MAX_HEADERS];
+    int nheaders;
+    const void *body;
+    size_t body_len;
+    size_t limit; /* response body cap; 0: 1 MiB */
+};
+
+/* Resolves --account-name (ARM: primaryEndpoints.blob) and the credential of --auth-mode
+ * (key: --account-key or key1 from listKeys; login: a token for https://storage.azure.com).
+ * Returns CLI_EXIT_OK or an exit code (printed). */
+int cli_blob_open(struct cli_ctx *ctx, struct cli_blob *b);
+void cli_blob_query(struct cli_blob_req *r, const char *name, const char *value);
+/* Adds a request header. Returns 0, or -1 when there are too many. */
+int cli_blob_header(struct cli_blob_req *r, const char *name, const char *value);
+/* Signs and sends a request. Returns CLI_EXIT_OK when any response arrived (resp filled: clean it
+ * up with ck_httpc_resp_cleanup), otherwise an exit code (printed). */
+int cli_blob_do(struct cli_ctx *ctx, const struct cli_blob *b, const struct cli_blob_req *r, struct ck_httpc_resp *resp);
+/* Prints a refused request as "ERROR: (code) message", with what the code means and how to fix it
+ * where that is known (container: the container of the request, for the hint). Returns the exit
+ * code (CLI_EXIT_NOTFOUND for 404). */
+int cli_blob_fail(struct cli_ctx *ctx, const struct cli_blob *b, const struct ck_httpc_resp *resp, const char *container);
+/* The next element <tag>...</tag> (or <tag/>) at or after *p: its content in *in and *inlen; *p moves
+ * past it. Returns 1, or 0 when there is none. */
+int cli_xml_elem(const char **p, const char *end, const char *tag, const char **in, size_t *inlen);
+/* The next child element at *p: its name and content. Returns 1, or 0 at the end. */
+int cli_xml_child(const char **p, const char *end, const char **name, size_t *nlen, const char **in, size_t *inlen);
+/* XML text (entities decoded) as a new JSON string, or NULL when out of memory. */
+json_t *cli_xml_string(const char *s, size_t n);
+/* The text of the first <tag> in s, or NULL. */
+json_t *cli_xml_get(const char *s, size_t n, const char *tag);
+/* An HTTP date as az prints times ("2025-11-23T15:02:00+00:00"); json_null() for NULL. */
+json_t *cli_blob_time(const char *http_date);
+
+struct cli_progress {
+    int on, tty, last;
+    const char *what;
+    uint64_t total, done;
+};
+/* A progress bar on stderr for transfers above CLI_PROGRESS_MIN, when stderr is a terminal or the
+ * command has --progress (never with --no-progress); stdout is never touched. */
+void cli_progress_start(struct cli_ctx *ctx, struct cli_progress *p, const char *what, uint64_t total);
+void cli_progress_step(struct cli_progress *p, uint64_t done);
+void cli_progress_end(struct cli_progress *p);
 
 /* ---- main.c (help) ---- */
 void cli_help_cmd(const struct cli_cmd *cmd);

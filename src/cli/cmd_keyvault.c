@@ -279,6 +279,7 @@ out:
 static int cli_kv_audit_list(struct cli_ctx *ctx)
 {
     const char *id = NULL, *caller = cli_arg(ctx, "caller"), *top = cli_arg(ctx, "top");
+    const char *corr = cli_arg(ctx, "correlation-id");
     json_t *list = NULL, *out = json_array(), *r;
     long ntop = -1;
     size_t i;
@@ -299,17 +300,31 @@ static int cli_kv_audit_list(struct cli_ctx *ctx)
     rc = cli_kv_vault_id(ctx, &id);
     if (rc != CLI_EXIT_OK)
         goto out;
-    /* $top is only a hint to the server: the filter on the caller runs here, so it is sent only
-     * when nothing is filtered after it. */
+    /*
+     * The service filters on callerOid and correlationId (exact match) before it applies $top.
+     * Object ids are lower-case UUIDs, so --caller is sent in lower case; both filters run again
+     * here, so a record the service let through by mistake is never shown.
+     */
+    const char *lcaller = NULL;
+    if (caller != NULL) {
+        char *l = cli_fmt(ctx, "%s", caller);
+        for (char *c = l; *c; c++)
+            *c = (char)((*c >= 'A' && *c <= 'Z') ? *c - 'A' + 'a' : *c);
+        lcaller = l;
+    }
     rc = cli_list(ctx, CLI_API_ARM,
-                  cli_fmt(ctx, "%s/auditRecords?api-version=" CLI_API_KV_ARM "%s%s", id,
-                          ntop > 0 && caller == NULL ? "&$top=" : "", ntop > 0 && caller == NULL ? top : ""),
+                  cli_fmt(ctx, "%s/auditRecords?api-version=" CLI_API_KV_ARM "%s%s%s%s%s%s", id,
+                          ntop > 0 ? "&$top=" : "", ntop > 0 ? top : "", lcaller ? "&callerOid=" : "",
+                          lcaller ? cli_enc(ctx, lcaller) : "", corr ? "&correlationId=" : "",
+                          corr ? cli_enc(ctx, corr) : ""),
                   &list);
     if (rc != CLI_EXIT_OK)
         goto out;
     json_array_foreach(list, i, r) {
-        const char *oid = ck_json_str(r, "callerOid");
+        const char *oid = ck_json_str(r, "callerOid"), *cid = ck_json_str(r, "correlationId");
         if (caller != NULL && (oid == NULL || strcasecmp(oid, caller) != 0))
+            continue;
+        if (corr != NULL && (cid == NULL || strcmp(cid, corr) != 0))
             continue;
         if (ntop > 0 && (long)json_array_size(out) >= ntop)
             break;
@@ -421,6 +436,8 @@ const struct cli_cmd cli_keyvault_cmds[] = {
      {CLI_FLAG_KV_NAME,
       CLI_FLAG_KV_RG_OPT,
       {"caller", NULL, CLI_VALUE, 0, "Only records of this caller object id."},
+      {"correlation-id", NULL, CLI_VALUE, 0,
+       "Only records of this correlation id (the x-ms-client-request-id of the call, e.g. storage's unwrap)."},
       {"top", NULL, CLI_VALUE, 0, "At most this many records."}},
      "crosskey keyvault audit list -n kv1 --top 20 -o table"},
     {"keyvault audit verify",

@@ -81,8 +81,7 @@ static int cli_st_emit(struct cli_ctx *ctx, json_t *v, const char *table_expr)
     "[].{Name:name, ResourceGroup:resourceGroup, Location:location, Kind:kind, Sku:sku.name, "                       \
     "KeySource:encryption.keySource}"
 
-/* Finds account `name` (in group rg, or by listing the subscription). *acct: the ARM resource. */
-static int cli_st_get(struct cli_ctx *ctx, const char *name, const char *rg, json_t **acct)
+int cli_storage_account_get(struct cli_ctx *ctx, const char *name, const char *rg, json_t **acct)
 {
     const char *sub = cli_require_sub(ctx);
     *acct = NULL;
@@ -96,7 +95,7 @@ static int cli_st_get(struct cli_ctx *ctx, const char *name, const char *rg, jso
 static int cli_st_id(struct cli_ctx *ctx, const char *flag, const char **id)
 {
     json_t *v = NULL;
-    int rc = cli_st_get(ctx, cli_arg(ctx, flag), cli_arg(ctx, "resource-group"), &v);
+    int rc = cli_storage_account_get(ctx, cli_arg(ctx, flag), cli_arg(ctx, "resource-group"), &v);
     if (rc == CLI_EXIT_OK) {
         if (ck_json_str(v, "id") == NULL) {
             cli_err("the storage account resource has no id");
@@ -319,7 +318,7 @@ static int cli_st_update(struct cli_ctx *ctx)
             rc = cli_st_encryption(ctx, 0, NULL, &enc); /* prints the invalid choice */
             goto out;
         }
-        if ((rc = cli_st_get(ctx, cli_arg(ctx, "name"), cli_arg(ctx, "resource-group"), &cur)) != CLI_EXIT_OK)
+        if ((rc = cli_storage_account_get(ctx, cli_arg(ctx, "name"), cli_arg(ctx, "resource-group"), &cur)) != CLI_EXIT_OK)
             goto out;
         id = ck_json_str(cur, "id") ? cli_fmt(ctx, "%s", ck_json_str(cur, "id")) : NULL;
     }
@@ -369,7 +368,7 @@ out:
 static int cli_st_show(struct cli_ctx *ctx)
 {
     json_t *v = NULL;
-    int rc = cli_st_get(ctx, cli_arg(ctx, "name"), cli_arg(ctx, "resource-group"), &v);
+    int rc = cli_storage_account_get(ctx, cli_arg(ctx, "name"), cli_arg(ctx, "resource-group"), &v);
     if (rc == CLI_EXIT_OK)
         rc = cli_st_emit(ctx, v, CLI_ST_TABLE_ONE);
     json_decref(v);

@@ -13,7 +13,7 @@
 
 static const struct cli_cmd *const cli_tables[] = {
     cli_account_cmds, cli_tenant_cmds, cli_group_cmds, cli_provider_cmds, cli_ad_cmds, cli_identity_cmds, cli_role_cmds,
-    cli_keyvault_cmds, cli_keyvault_key_cmds, cli_storage_cmds,
+    cli_keyvault_cmds, cli_keyvault_key_cmds, cli_storage_cmds, cli_storage_blob_cmds,
 };
 
 static const struct cli_group cli_groups[] = {
@@ -33,9 +33,11 @@ static const struct cli_group cli_groups[] = {
     {"provider", "Manage resource providers."},
     {"role", "Manage role-based access control."},
     {"role assignment", "Manage role assignments."},
-    {"storage", "Manage storage accounts (ARM Microsoft.Storage)."},
+    {"storage", "Manage storage accounts (ARM Microsoft.Storage), their containers and blobs."},
     {"storage account", "Manage storage accounts."},
     {"storage account keys", "Manage a storage account's access keys."},
+    {"storage blob", "Upload, download, list, show and delete blobs (Blob service)."},
+    {"storage container", "Create, list, show and delete containers (Blob service)."},
     {"tenant", "Operator: create and list tenants (needs --data DIR and the operator credential)."},
     {"workload", "Operator: let workloads on this host use managed identities (needs --data DIR)."},
 };

@@ -130,6 +130,39 @@ static const char *cli_status_text(long status)
     }
 }
 
+/*
+ * What fixes a broken link of the customer-managed-key chain that storage names in an ARM error's
+ * details (target; docs/cmk.md), in the words of the procedure (seed-flow.md section 2), or NULL.
+ */
+static const char *cli_link_fix(const char *target)
+{
+    static const struct {
+        const char *target, *fix;
+    } fixes[] = {
+        {"identity", "check the user-assigned identity: it must exist, be attached to the account (--user-identity-id) "
+                     "and be the one named by --key-vault-user-identity-id"},
+        {"vault", "check the vault URI (--encryption-key-vault): the customer's vault must exist and be reachable "
+                  "(crosskey keyvault show -n <vault> --query properties.vaultUri)"},
+        {"federatedCredential", "check the app's federated credential: issuer "
+                                "https://login.microsoftonline.com/<ISV tenant id>/v2.0, subject = the identity's "
+                                "principalId, audience api://AzureADTokenExchange (crosskey ad app "
+                                "federated-credential list --id <app object id>)"},
+        {"servicePrincipal", "the customer must create the app's service principal: crosskey ad sp create --id <appId>"},
+        {"role", "the customer must grant Key Vault Crypto Service Encryption User on the vault to the app's service "
+                 "principal (crosskey role assignment create --role \"Key Vault Crypto Service Encryption User\" "
+                 "--scope <vault id> --assignee-object-id <service principal object id>)"},
+        {"key", "check the key name and version (--encryption-key-name, --encryption-key-version): the key must exist, "
+                "be enabled, be RSA 2048/3072/4096 and allow wrapKey and unwrapKey"},
+        {"vaultPolicy", "enable purge protection on the vault (crosskey keyvault update -n <vault> "
+                        "--enable-purge-protection true)"},
+    };
+    for (size_t i = 0; target != NULL && i < sizeof(fixes) / sizeof(fixes[0]); i++) {
+        if (strcmp(fixes[i].target, target) == 0)
+            return fixes[i].fix;
+    }
+    return NULL;
+}
+
 int cli_resp_error(const struct cli_resp *resp)
 {
     const json_t *b = resp->body;
@@ -156,6 +189,11 @@ int cli_resp_error(const struct cli_resp *resp)
                         dm ? dm : "");
                 if (dt != NULL)
                     fprintf(stderr, "\tTarget: %s\n", dt);
+            }
+            for (size_t i = 0; i < json_array_size(details); i++) {
+                const char *fix = cli_link_fix(ck_json_str(json_array_get(details, i), "target"));
+                if (fix != NULL)
+                    fprintf(stderr, "To fix: %s\n", fix);
             }
         }
         /* Key Vault's envelope names the precise cause in innererror (ForbiddenByRbac, KeyDisabled). */
