@@ -91,6 +91,7 @@ struct cli_ctx {
     struct cli_account *account;  /* loaded on first use by cli_account_get() */
     struct cli_endpoints op_ep;   /* operator commands: from DIR/endpoints.json */
     const char *op_key;           /* operator credential (arena, wiped at exit) */
+    json_t **capture;             /* when set, cli_print stores its result here instead */
 };
 
 /* ---- command tables (one per cmd_*.c) ---- */
@@ -105,6 +106,7 @@ extern const struct cli_cmd cli_keyvault_cmds[];
 extern const struct cli_cmd cli_keyvault_key_cmds[];
 extern const struct cli_cmd cli_storage_cmds[];
 extern const struct cli_cmd cli_storage_blob_cmds[];
+extern const struct cli_cmd cli_quickstart_cmds[];
 
 /* ---- args.c ---- */
 
@@ -404,7 +406,14 @@ void cli_progress_start(struct cli_ctx *ctx, struct cli_progress *p, const char 
 void cli_progress_step(struct cli_progress *p, uint64_t done);
 void cli_progress_end(struct cli_progress *p);
 
-/* ---- main.c (help) ---- */
+/* ---- main.c ---- */
 void cli_help_cmd(const struct cli_cmd *cmd);
+/*
+ * Runs one command line (argv[0] is the program name) as `crosskey` would, with its own context and
+ * arena. When capture is not NULL, the command's result (after --query) is stored in *capture (a
+ * new reference; the caller decrefs and wipes it if it may hold a secret) instead of printed;
+ * errors still go to stderr. Returns the command's exit code.
+ */
+int cli_dispatch(int argc, char **argv, json_t **capture);
 
 #endif

@@ -696,6 +696,30 @@ static int cli_kv_list_run(struct cli_ctx *ctx, const char *collection, int need
             }
             json_array_set_new(list, j, cur);
         }
+        /*
+         * created has whole seconds: versions made in the same second as the newest (a rotation
+         * right after the key was made) would come in the service's order. The key's current
+         * version, which GET /keys/{name} names, goes last among them, so that [-1] is the newest.
+         */
+        int64_t tlast = n >= 2 ? ck_json_int(ck_json_obj(json_array_get(list, n - 1), "attributes"), "created", 0) : 0;
+        if (n >= 2 && ck_json_int(ck_json_obj(json_array_get(list, n - 2), "attributes"), "created", 0) == tlast) {
+            json_t *cur = NULL;
+            if (cli_kv_ok(ctx, &kv, "GET", cli_fmt(ctx, "/keys/%s", cli_enc(ctx, kv.name)), NULL, &cur) == CLI_EXIT_OK) {
+                const char *kid = ck_json_str(ck_json_obj(cur, "key"), "kid");
+                for (size_t i = n; kid != NULL && i-- > 0;) {
+                    json_t *e = json_array_get(list, i);
+                    if (ck_json_int(ck_json_obj(e, "attributes"), "created", 0) != tlast)
+                        break;
+                    if (ck_json_str(e, "kid") != NULL && strcmp(ck_json_str(e, "kid"), kid) == 0) {
+                        json_incref(e);
+                        json_array_remove(list, i);
+                        json_array_append_new(list, e);
+                        break;
+                    }
+                }
+            }
+            json_decref(cur);
+        }
     }
     return cli_kv_emit(ctx, rc, list, table_expr);
 }

@@ -2,8 +2,9 @@
 /*
  * Entry point of `crosskey`, the az-style client: splits the command line, finds the command in
  * the tables of the cmd_*.c files (longest match of the leading words), prints help generated from
- * those tables for groups and commands, parses the command's flags and runs it. The process arena
- * holds every secret the run touched and is wiped when the program ends.
+ * those tables for groups and commands, parses the command's flags and runs it. Each run has its own
+ * arena, which holds every secret the run touched and is wiped when the run ends; `quickstart` runs
+ * the commands of the procedure through the same entry (cli_dispatch) in this process.
  */
 #include "cli/cli_int.h"
 #include "http/client/httpc.h"
@@ -13,7 +14,7 @@
 
 static const struct cli_cmd *const cli_tables[] = {
     cli_account_cmds, cli_tenant_cmds, cli_group_cmds, cli_provider_cmds, cli_ad_cmds, cli_identity_cmds, cli_role_cmds,
-    cli_keyvault_cmds, cli_keyvault_key_cmds, cli_storage_cmds, cli_storage_blob_cmds,
+    cli_keyvault_cmds, cli_keyvault_key_cmds, cli_storage_cmds, cli_storage_blob_cmds, cli_quickstart_cmds,
 };
 
 static const struct cli_group cli_groups[] = {
@@ -216,7 +217,7 @@ static int cli_is_group(const char *const *words, int nwords)
     return 0;
 }
 
-int main(int argc, char **argv)
+int cli_dispatch(int argc, char **argv, json_t **capture)
 {
     struct cli_ctx ctx;
     struct cli_globals g;
@@ -225,9 +226,10 @@ int main(int argc, char **argv)
 
     memset(&ctx, 0, sizeof(ctx));
     ctx.output = CLI_OUT_JSON;
+    ctx.capture = capture;
     ctx.arena = ck_arena_new();
-    if (ctx.arena == NULL || ck_httpc_global_init() != CK_OK) {
-        fprintf(stderr, "ERROR: cannot initialise\n");
+    if (ctx.arena == NULL) {
+        fprintf(stderr, "ERROR: out of memory\n");
         return CLI_EXIT_ERR;
     }
     rc = cli_split(argc, argv, &ctx, &g);
@@ -266,4 +268,13 @@ out:
     fflush(stdout);
     ck_arena_free(ctx.arena);
     return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (ck_httpc_global_init() != CK_OK) {
+        fprintf(stderr, "ERROR: cannot initialise\n");
+        return CLI_EXIT_ERR;
+    }
+    return cli_dispatch(argc, argv, NULL);
 }

@@ -517,6 +517,14 @@ int cli_print(struct cli_ctx *ctx, const json_t *v)
         }
         v = q;
     }
+    if (ctx->capture != NULL) {
+        /* A command run by quickstart: the result is handed over instead of printed (a copy, as
+         * the command may wipe its own objects afterwards). */
+        json_decref(*ctx->capture);
+        *ctx->capture = json_deep_copy(v);
+        json_decref(q);
+        return CLI_EXIT_OK;
+    }
     switch (ctx->output) {
     case CLI_OUT_JSON: {
         char *s = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
