@@ -17,7 +17,8 @@
  * It is idempotent: the tenants' credentials, the random suffix of the global names and the app's
  * object id live in DIR/quickstart.json (mode 0600, next to the daemon's own secrets); a second
  * run finds every object again (a silent show before each create), prints the create command with
- * "reused", and repeats only the demonstrations (upload, rotation, revocation). The CLI profile it
+ * "reused", and repeats only the demonstrations (upload, rotation, revocation); what is missing is
+ * made again, and an account denied meanwhile gets the seed's update command. The CLI profile it
  * signs in to is the ordinary one ($CROSSKEY_CONFIG_DIR or ~/.crosskey), so the printed commands
  * can be run by hand afterwards; the ISV's subscription is left as the default.
  */
@@ -674,9 +675,32 @@ static int qs_phase3(struct qs *q)
               QS_UAMI, q->app_id,
               ck_json_str(ck_json_obj(acct, "keyState"), "state") ? ck_json_str(ck_json_obj(acct, "keyState"), "state")
                                                                   : "?");
+    const char *ks = qs_dup(q, ck_json_str(ck_json_obj(acct, "keyState"), "state"));
     json_decref(acct);
     if (q->acct_id == NULL)
         return qs_failed(q, CLI_EXIT_ERR);
+    if (reused && ks != NULL && strcmp(ks, "Usable") != 0 && strcmp(ks, "Revalidating") != 0) {
+        /*
+         * The chain was broken since the last run (a role or the service principal taken away, the
+         * key disabled) and has just been put back by phase 2. Storage retries a denied account on
+         * its re-validation interval; the seed's command for an existing account proves the key at
+         * once.
+         */
+        if ((rc = qs_run(q,
+                         QS_W("storage", "account", "update", "-n", q->account, "-g", QS_ISV_RG, "--identity-type",
+                              "SystemAssigned,UserAssigned", "--user-identity-id", q->uami_id, "--encryption-key-vault",
+                              q->kv_uri, "--encryption-key-name", QS_KEY, "--encryption-key-source", "Microsoft.Keyvault",
+                              "--key-vault-user-identity-id", q->uami_id, "--key-vault-federated-client-id", q->app_id),
+                         &acct)) != CLI_EXIT_OK)
+            return rc;
+        json_decref(acct);
+        qs_result(q, "the account was %s (its chain to the key had been broken); the key was proved again", ks);
+        int64_t ms;
+        if ((rc = qs_poll(q, QS_W("storage", "account", "show", "-n", q->account, "-g", QS_ISV_RG, "--query", "keyState"),
+                          "state", "Usable", &ms, NULL)) != CLI_EXIT_OK)
+            return rc;
+        qs_result(q, "keyState Usable after %.1f s", (double)ms / 1000);
+    }
 
     /* The procedure's check: the account uses the vault's newest version. */
     if ((rc = qs_run(q,

@@ -284,8 +284,9 @@ for f in "$work"/*.err "$work"/*.out "$work/daemon.log"; do
 done
 
 kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=""
-if grep -E 'ERROR: AddressSanitizer|runtime error:' "$work/daemon.log" "$work"/*.err >&2; then fail "sanitizer report (above)"
-else ok "no sanitizer report in the daemon log or the CLI's stderr"; fi
+if grep -E 'ERROR: AddressSanitizer|runtime error:' "$work/daemon.log" "$work"/*.err >&2 ||
+    grep 'ERROR: LeakSanitizer' "$work"/*.err >&2; then fail "sanitizer report (above)"
+else ok "no sanitizer report in the daemon log, nor a leak in the CLI"; fi
 
 if [ "$fails" -gt 0 ]; then echo "$fails check(s) failed"; exit 1; fi
 echo "all CLI blob checks passed"

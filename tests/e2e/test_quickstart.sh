@@ -13,7 +13,10 @@
 # and both sign-ins only at the end, no secret earlier, none in the daemon log; DIR/quickstart.json
 # mode 0600; the printed read-only commands run again by hand give the same answers (they are real
 # command lines); a second run succeeds, reuses every object (its create steps say "reused") and
-# still follows a new rotation. Both runs must finish well under a minute.
+# still follows a new rotation. Both runs must finish well under a minute. Then the CLI's advice
+# when storage refuses a customer key (a wrong key name, the role or the service principal taken
+# away: "Target: <link>" and "To fix: ..."), and a third run without --revoke that puts the
+# broken chain back together.
 # Usage: test_quickstart.sh <build dir>. CK_KEEP=1 keeps the work directory.
 set -u
 
@@ -207,9 +210,47 @@ VERSIONS=$(timeout 30 "$ck" --subscription "$S2" keyvault key list-versions --va
     --name cmk --query "[].kid" -o tsv | wc -l)
 [ "$VERSIONS" = 3 ] && ok "one key with three versions (created once, rotated twice)" || fail "$VERSIONS key versions"
 
+# ---- the CLI's advice for a refused customer key (ARM error details name the broken link) ----
+VAULT=$(grep -o 'custkv[0-9a-f]\{4\}' "$work/run1.names")
+ACCT=$(grep -o 'isvdata[0-9a-f]\{4\}' "$work/run1.names")
+APPID=$(grep -E '^ *9\. crosskey ' -A1 "$work/run1.out" | sed -n 's/.* \([0-9a-f-]\{36\}\)$/\1/p')
+UAMI=$(timeout 30 "$ck" identity show -n uami-cmk -g isvrg --query id -o tsv)
+KVURI=$(timeout 30 "$ck" --subscription "$S2" keyvault show -n "$VAULT" --query properties.vaultUri -o tsv)
+SPID=$(timeout 30 "$ck" --subscription "$S2" ad sp show --id "$APPID" --query id -o tsv)
+# bad_account NAME KEY: a new account with the customer's key KEY; stderr in NAME.err.
+bad_account() {
+    timeout 60 "$ck" storage account create -n "$1" -g isvrg --sku Standard_LRS --kind StorageV2 --location eastus \
+        --identity-type UserAssigned --user-identity-id "$UAMI" --encryption-key-vault "$KVURI" --encryption-key-name "$2" \
+        --encryption-key-source Microsoft.Keyvault --key-vault-user-identity-id "$UAMI" --key-vault-federated-client-id "$APPID" \
+        >"$work/$1.out" 2>"$work/$1.err"
+}
+advice() { # NAME TARGET TEXT
+    if [ "$rc" != 0 ] && grep -q "Target: $2" "$work/$1.err" && grep -q -F "To fix: $3" "$work/$1.err"; then ok "$1: names '$2' and says: $3"
+    else fail "$1: exit $rc, want the link '$2' and 'To fix: $3'"; sed 's/^/    /' "$work/$1.err" >&2; fi
+}
+bad_account badkey nosuchkey; rc=$?
+advice badkey key "check the key name and version"
+RA=$(timeout 30 "$ck" --subscription "$S2" role assignment list --scope "$(timeout 30 "$ck" --subscription "$S2" keyvault show -n "$VAULT" --query id -o tsv)" \
+    --assignee "$SPID" --role "Key Vault Crypto Service Encryption User" --query "[0].id" -o tsv)
+timeout 30 "$ck" --subscription "$S2" role assignment delete --ids "$RA" >/dev/null 2>&1 || fail "role assignment delete"
+bad_account badrole cmk; rc=$?
+advice badrole role "the customer must grant Key Vault Crypto Service Encryption User on the vault to the app's service principal"
+timeout 30 "$ck" --subscription "$S2" ad sp delete --id "$APPID" >/dev/null 2>&1 || fail "ad sp delete"
+bad_account badsp cmk; rc=$?
+advice badsp servicePrincipal "the customer must create the app's service principal: crosskey ad sp create --id <appId>"
+# The quickstart puts the chain back together: a third run recreates the service principal and the role.
+timeout 90 "$ck" --data "$data" quickstart >"$work/run3.out" 2>"$work/run3.err"
+rc=$?
+if [ "$rc" = 0 ] && grep -q "the ISV's app installed in the customer's tenant" "$work/run3.out" &&
+    grep -q "^ *-> Key Vault Crypto Service Encryption User: " "$work/run3.out" &&
+    grep -q "identical to .* after the rotation" "$work/run3.out"; then ok "run 3 (no --revoke) restores the service principal and the role it lost"
+else fail "run 3: exit $rc"; sed 's/^/    /' "$work/run3.out" "$work/run3.err" >&2; fi
+grep -q "^== Revocation" "$work/run3.out" && fail "run 3 revoked without --revoke" || ok "run 3 without --revoke shows no revocation"
+
 kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=""
-if grep -E 'ERROR: AddressSanitizer|runtime error:' "$work/daemon.log" "$work"/run*.err >&2; then fail "sanitizer report (above)"
-else ok "no sanitizer report in the daemon log or the CLI's stderr"; fi
+if grep -E 'ERROR: AddressSanitizer|runtime error:' "$work/daemon.log" "$work"/run*.err >&2 ||
+    grep 'ERROR: LeakSanitizer' "$work"/run*.err >&2; then fail "sanitizer report (above)"
+else ok "no sanitizer report in the daemon log, nor a leak in the CLI"; fi
 
 if [ "$fails" -gt 0 ]; then echo "$fails check(s) failed"; exit 1; fi
 echo "all quickstart checks passed"
