@@ -299,13 +299,15 @@ int cli_blob_open(struct cli_ctx *ctx, struct cli_blob *b)
     json_t *acct = NULL, *keys = NULL;
     int rc;
 
+    static const char *const modes[] = {"key", "login"}; /* az's --auth-mode choices */
+
     memset(b, 0, sizeof(*b));
     b->account = name;
-    if (mode != NULL && strcmp(mode, "key") != 0 && strcmp(mode, "login") != 0) {
+    if (mode != NULL && strcmp(mode, modes[0]) != 0 && strcmp(mode, modes[1]) != 0) {
         cli_err("argument --auth-mode: invalid choice: '%s' (choose from 'key', 'login')", mode);
         return CLI_EXIT_USAGE;
     }
-    b->login = mode != NULL && strcmp(mode, "login") == 0;
+    b->login = mode != NULL && strcmp(mode, modes[1]) == 0;
     if (b->login && given_key != NULL) {
         cli_err("--account-key and --auth-mode login cannot be used together");
         return CLI_EXIT_USAGE;

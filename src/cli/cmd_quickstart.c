@@ -134,9 +134,10 @@ static int qs_exec(struct qs *q, const char *const *words, json_t **out)
 /* A word as a POSIX shell reads it back: bare when safe, else double or single quotes. */
 static const char *qs_quote(struct qs *q, const char *w)
 {
-    if (q->isv.secret != NULL && strcmp(w, q->isv.secret) == 0)
+    /* A secret is passed as the very string the tenant holds, so it is told by its address. */
+    if (q->isv.secret != NULL && w == q->isv.secret)
         return cli_fmt(q->ctx, "\"$%s\"", q->isv.var);
-    if (q->cust.secret != NULL && strcmp(w, q->cust.secret) == 0)
+    if (q->cust.secret != NULL && w == q->cust.secret)
         return cli_fmt(q->ctx, "\"$%s\"", q->cust.var);
     if (w[0] != '\0' && strspn(w, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_./:=@%+,") == strlen(w))
         return w;
