@@ -936,7 +936,7 @@ int st_kek_unwrap(struct st *st, const struct st_kek_ref *ref, const char *versi
     return CK_OK;
 }
 
-int st_kek_events(struct st *st, const struct st_kek_ref *ref, int64_t *cursor, int timeout_s,
+int st_kek_events(struct st *st, const struct st_kek_ref *ref, int64_t *cursor, int timeout_s, int fresh,
                   const volatile int *abort_flag, json_t **events, struct st_kek_fail *f)
 {
     struct ck_httpc_resp resp;
@@ -955,7 +955,7 @@ int st_kek_events(struct st *st, const struct st_kek_ref *ref, int64_t *cursor, 
     snprintf(url, n, "%s/events?" ST_KEK_API "&key=%s&cursor=%lld&timeout=%d", ref->vault_uri, en,
              (long long)*cursor, timeout_s);
     ck_free(en);
-    if ((rc = st_vault_token(st, ref, 0, &tok, f)) != CK_OK)
+    if ((rc = st_vault_token(st, ref, fresh, &tok, f)) != CK_OK)
         goto out;
     struct st_call_opts o = {.method = "GET", .url = url, .bearer = (const char *)ck_secret_ptr(tok),
                              .timeout_ms = (long)(timeout_s + 10) * 1000, .abort_flag = abort_flag};

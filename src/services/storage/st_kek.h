@@ -79,8 +79,9 @@ int st_kek_wrap(struct st *st, const struct st_kek_ref *ref, const char *version
 int st_kek_unwrap(struct st *st, const struct st_kek_ref *ref, const char *version, const void *wrapped, size_t len,
                   int fresh, struct ck_secret **aek, char *corr, struct st_kek_fail *f);
 /* Long-polls the vault's key events after *cursor (docs/vault.md); appends them to *events (a new
- * JSON array, caller decrefs) and moves *cursor. timeout_s 0 answers at once. */
-int st_kek_events(struct st *st, const struct st_kek_ref *ref, int64_t *cursor, int timeout_s,
+ * JSON array, caller decrefs) and moves *cursor. timeout_s 0 answers at once; fresh runs the token
+ * chain again (after a refusal: a restored service principal has a new object id). */
+int st_kek_events(struct st *st, const struct st_kek_ref *ref, int64_t *cursor, int timeout_s, int fresh,
                   const volatile int *abort_flag, json_t **events, struct st_kek_fail *f);
 
 /* Sets up and frees the client's state (tokens, challenges, per-vault limits). */

@@ -29,6 +29,8 @@
 #define ST_KS_COLD_WAIT_MS 10000
 #define ST_KS_EVENT_WAIT_S 20
 #define ST_KS_UNREACHABLE_RETRY_MS 2000
+#define ST_KS_DENIED_RETRY_MAX_MS 30000 /* a denied account tries again at least this often */
+#define ST_KS_EVENT_BACKOFF_MAX_MS 10000
 
 enum st_kstate { ST_KS_UNKNOWN = 0, ST_KS_USABLE, ST_KS_DENIED, ST_KS_UNREACHABLE };
 
@@ -310,7 +312,8 @@ static void st_ks_apply_locked(struct st *st, struct st_ks *k, uint64_t gen, int
     k->unreachable_since = k->unreachable_epoch = 0;
     snprintf(k->code, sizeof(k->code), "%s", st_kek_data_code(f));
     snprintf(k->reason, sizeof(k->reason), "%.400s (%s: %s)", f->message, st_kek_link_name(f->link), f->upstream);
-    k->next_check = now + ST_REVALIDATE_MS(st);
+    k->next_check = now + (ST_REVALIDATE_MS(st) < ST_KS_DENIED_RETRY_MAX_MS ? ST_REVALIDATE_MS(st)
+                                                                             : ST_KS_DENIED_RETRY_MAX_MS);
     if (prev != ST_KS_DENIED) {
         k->since = ck_time_now();
         ck_log(CK_LOG_WARN, "storage: account %s: key state Denied, %s: %s", k->name, k->code, k->reason);
@@ -643,16 +646,17 @@ static void *st_sub_thread(void *arg)
     struct st_kek_ref ref = {s->vault_uri, s->key_name, "", s->identity, s->client_id};
     struct st_kek_fail f;
     int64_t cursor = 0;
-    int primed = 0, backoff = 1000;
+    int primed = 0, backoff = 1000, failed = 0;
     while (!s->stop) {
         json_t *ev = NULL;
         memset(&f, 0, sizeof(f));
-        int rc = st_kek_events(s->st, &ref, &cursor, primed ? ST_KS_EVENT_WAIT_S : 0, &s->stop, &ev, &f);
+        int rc = st_kek_events(s->st, &ref, &cursor, primed ? ST_KS_EVENT_WAIT_S : 0, failed, &s->stop, &ev, &f);
+        failed = rc != CK_OK;
         if (rc != CK_OK) {
             if (!s->stop)
                 ck_log(CK_LOG_DEBUG, "storage: key events of %s/keys/%s: %s", s->vault_uri, s->key_name, f.message);
             st_sub_sleep(s, backoff);
-            backoff = backoff < 30000 ? backoff * 2 : 30000;
+            backoff = backoff < ST_KS_EVENT_BACKOFF_MAX_MS ? backoff * 2 : ST_KS_EVENT_BACKOFF_MAX_MS;
             continue;
         }
         backoff = 1000;
