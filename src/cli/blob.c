@@ -13,6 +13,7 @@
  * account key), what it means and how to fix it. Also the progress bar of uploads and downloads.
  */
 #include "cli/cli_int.h"
+#include "crypto/crypto.h"
 #include "core/codec.h"
 #include "core/timeutil.h"
 
@@ -255,7 +256,10 @@ int cli_blob_do(struct cli_ctx *ctx, const struct cli_blob *b, const struct cli_
         char *sts = cli_blob_sts(ctx, b, &all, path);
         if (sts == NULL)
             return CLI_EXIT_ERR;
-        cli_hmac_sha256(b->key, b->key_len, sts, strlen(sts), mac);
+        if (ck_hmac_sha256(b->key, b->key_len, sts, strlen(sts), mac) != CK_OK) {
+            cli_err("the request could not be signed");
+            return CLI_EXIT_ERR;
+        }
         char *sig = ck_b64_encode(mac, sizeof(mac));
         ck_wipe(mac, sizeof(mac));
         if (sig == NULL) {

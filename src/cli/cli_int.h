@@ -290,24 +290,8 @@ int cli_kv_print(struct cli_ctx *ctx, const json_t *v, const char *table_expr);
  * value is neither (printed). */
 int cli_kv_bool(struct cli_ctx *ctx, const char *flag);
 
-/* ---- sha256.c ---- */
-
+/* SHA-256 and HMAC-SHA-256 come from the crypto module (OpenSSL): crypto/crypto.h. */
 #define CLI_SHA256_LEN 32
-
-struct cli_sha256 {
-    uint32_t h[8];
-    uint8_t block[64];
-    size_t fill;
-    uint64_t bits;
-};
-
-void cli_sha256_init(struct cli_sha256 *s);
-void cli_sha256_update(struct cli_sha256 *s, const void *data, size_t n);
-void cli_sha256_final(struct cli_sha256 *s, uint8_t out[CLI_SHA256_LEN]);
-/* HMAC-SHA-256 of msg under key into out. */
-void cli_hmac_sha256(const uint8_t *key, size_t keylen, const void *msg, size_t n, uint8_t out[CLI_SHA256_LEN]);
-/* Checks SHA-256 and HMAC-SHA-256 against published vectors. Returns 0, or -1 when broken. */
-int cli_sha256_selftest(void);
 
 /* ---- cmd_keyvault_audit.c ---- */
 
