@@ -152,6 +152,18 @@ static struct ck_vtenant *ck_vtenant_get(struct ck_verifier *v, const char *tid,
     return t;
 }
 
+/* The entry of t whose key id (public, from the token header or the JWKS) is kid, or NULL. Caller
+ * holds the verifier's lock. */
+static struct ck_vkey *ck_vtenant_find(struct ck_vtenant *t, const char *kid)
+{
+    for (int i = 0; i < t->nkeys; i++) {
+        struct ck_vkey *e = &t->keys[i];
+        if (strcmp(e->kid, kid) == 0)
+            return e;
+    }
+    return NULL;
+}
+
 int ck_verifier_add_key(struct ck_verifier *v, const char *tid, const char *kid, const struct ck_pkey *k)
 {
     int rc = CK_E_NOMEM;
@@ -162,11 +174,9 @@ int ck_verifier_add_key(struct ck_verifier *v, const char *tid, const char *kid,
     if (t == NULL)
         goto out;
     t->is_static = 1;
-    for (int i = 0; i < t->nkeys; i++) {
-        if (strcmp(t->keys[i].kid, kid) == 0) {
-            rc = CK_OK;
-            goto out;
-        }
+    if (ck_vtenant_find(t, kid) != NULL) {
+        rc = CK_OK;
+        goto out;
     }
     if (t->nkeys >= CK_JWKS_MAX_KEYS) {
         rc = CK_E_LIMIT;
@@ -380,12 +390,9 @@ static struct ck_pkey *ck_verifier_key(struct ck_verifier *v, const char *tid, c
                 goto out;
             }
         }
-        for (int i = 0; i < t->nkeys; i++) {
-            if (strcmp(t->keys[i].kid, kid) == 0) {
-                k = ck_pkey_dup(t->keys[i].key);
-                break;
-            }
-        }
+        const struct ck_vkey *e = ck_vtenant_find(t, kid);
+        if (e != NULL)
+            k = ck_pkey_dup(e->key);
     }
     if (k == NULL)
         *why = t->fetch_failed && t->nkeys == 0 ? CK_TF_UNAVAILABLE : CK_TF_KEY;

@@ -10,6 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The JWKS paths under /{tenant} (v2.0 and v1 endpoints). */
+#define IDP_JWKS_PATH_V2 "/discovery/v2.0/keys"
+#define IDP_JWKS_PATH_V1 "/discovery/keys"
+
 static void idp_discovery(struct idp *idp, struct ck_req *req, struct ck_resp *resp, const char *tid, int v2)
 {
     char issuer[128], authz[512], token[512], jwks[512], logout[512], devcode[512];
@@ -86,9 +90,9 @@ void idp_handle_tenant_path(struct idp *idp, struct ck_req *req, struct ck_resp 
         idp_discovery(idp, req, resp, tid, 1);
     else if (is_get && strcmp(rest, "/.well-known/openid-configuration") == 0)
         idp_discovery(idp, req, resp, tid, 0);
-    else if (is_get && strcmp(rest, "/discovery/v2.0/keys") == 0)
+    else if (is_get && strcmp(rest, IDP_JWKS_PATH_V2) == 0)
         idp_keys(idp, req, resp, tid, 1);
-    else if (is_get && strcmp(rest, "/discovery/keys") == 0)
+    else if (is_get && strcmp(rest, IDP_JWKS_PATH_V1) == 0)
         idp_keys(idp, req, resp, tid, 0);
     else if (is_post && strcmp(rest, "/oauth2/v2.0/token") == 0)
         idp_handle_token(idp, req, resp, tid);

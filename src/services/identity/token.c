@@ -21,7 +21,7 @@
 
 struct idp_form {
     int n;
-    char *keys[IDP_FORM_MAX_FIELDS];
+    char *names[IDP_FORM_MAX_FIELDS]; /* field names (public: grant_type, client_id, ...) */
     char *vals[IDP_FORM_MAX_FIELDS];
 };
 
@@ -39,32 +39,32 @@ static const char *idp_form_parse(struct ck_arena *a, const char *body, size_t l
         if (j > i) {
             const char *eq = memchr(body + i, '=', j - i);
             size_t kl = eq ? (size_t)(eq - (body + i)) : j - i;
-            char *k = ck_url_decode(body + i, kl, 1);
+            char *name = ck_url_decode(body + i, kl, 1);
             char *v = eq ? ck_url_decode(eq + 1, (size_t)(body + j - eq - 1), 1) : ck_strdup("");
-            if (k == NULL || v == NULL) {
-                ck_free(k);
+            if (name == NULL || v == NULL) {
+                ck_free(name);
                 if (v != NULL)
                     ck_freezero(v, strlen(v));
                 return "The request body is not valid form data (bad percent-encoding).";
             }
             for (int x = 0; x < f->n; x++) {
-                if (strcmp(f->keys[x], k) == 0) {
-                    *dup = ck_arena_strdup(a, k);
-                    ck_free(k);
+                if (strcmp(f->names[x], name) == 0) {
+                    *dup = ck_arena_strdup(a, name);
+                    ck_free(name);
                     ck_freezero(v, strlen(v));
                     return "duplicate";
                 }
             }
             if (f->n >= IDP_FORM_MAX_FIELDS) {
-                ck_free(k);
+                ck_free(name);
                 ck_freezero(v, strlen(v));
                 return "The request body has too many parameters.";
             }
-            f->keys[f->n] = ck_arena_strdup(a, k);
+            f->names[f->n] = ck_arena_strdup(a, name);
             f->vals[f->n] = ck_arena_strdup(a, v);
-            ck_free(k);
+            ck_free(name);
             ck_freezero(v, strlen(v));
-            if (f->keys[f->n] == NULL || f->vals[f->n] == NULL)
+            if (f->names[f->n] == NULL || f->vals[f->n] == NULL)
                 return "Out of memory.";
             f->n++;
         }
@@ -73,10 +73,10 @@ static const char *idp_form_parse(struct ck_arena *a, const char *body, size_t l
     return NULL;
 }
 
-static const char *idp_form_get(const struct idp_form *f, const char *k)
+static const char *idp_form_get(const struct idp_form *f, const char *name)
 {
     for (int i = 0; i < f->n; i++)
-        if (strcmp(f->keys[i], k) == 0)
+        if (strcmp(f->names[i], name) == 0)
             return f->vals[i];
     return NULL;
 }
