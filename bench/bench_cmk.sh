@@ -61,6 +61,9 @@ die() {
     for l in "$work"/daemon-*.log; do [ -f "$l" ] && { echo "--- tail of $l" >&2; tail -n 20 "$l" >&2; }; done
     exit 1
 }
+fail() { die "$@"; }
+# The cross-tenant chain (cmk_chain), shared with tests/e2e/test_cmk_crash.sh.
+. "$(dirname -- "$0")/../tests/e2e/cmk_chain.sh"
 now() { date +%s.%N; }
 # cli NAME ARGS...: the CLI, stdout to $work/NAME.out; fails the run on a non-zero exit.
 cli() {
@@ -118,56 +121,7 @@ set_enabled() { cli "set_$1" --subscription "$S2" keyvault key set-attributes --
 
 # ---- the chain, with the CLI (the seed procedure, az replaced by crosskey) ----
 setup_chain() {
-    cli tenant_isv --data "$data" tenant create --display-name isv
-    cli tenant_cust --data "$data" tenant create --display-name customer
-    T1=$(jfield "$work/tenant_isv.out" tenantId); C1=$(jfield "$work/tenant_isv.out" clientId)
-    P1=$(jfield "$work/tenant_isv.out" clientSecret); S1=$(jfield "$work/tenant_isv.out" subscriptionId)
-    T2=$(jfield "$work/tenant_cust.out" tenantId); C2=$(jfield "$work/tenant_cust.out" clientId)
-    P2=$(jfield "$work/tenant_cust.out" clientSecret); S2=$(jfield "$work/tenant_cust.out" subscriptionId)
-    [ -n "$T1" ] && [ -n "$P1" ] && [ -n "$T2" ] && [ -n "$P2" ] || die "tenant create gave no credentials"
-    # The ISV: app, identity, federated credential.
-    cli login_isv login --service-principal -u "$C1" -p "$P1" --tenant "$T1" --data "$data"
-    cli isv_rg group create -n isvrg -l eastus -o none
-    cli app ad app create --display-name isv-cmk-app --sign-in-audience AzureADMultipleOrgs --query id -o tsv
-    APP_OID=$(val app)
-    cli app_id ad app show --id "$APP_OID" --query appId -o tsv
-    APP_ID=$(val app_id)
-    cli uami identity create --name uami-cmk --resource-group isvrg --location eastus --query principalId -o tsv
-    UAMI_PID=$(val uami)
-    cli uami_id identity show -n uami-cmk -g isvrg --query id -o tsv
-    UAMI_ID=$(val uami_id)
-    cat >"$work/credential.json" <<EOF
-{"name": "MyFederatedIdentityCredential", "issuer": "https://login.microsoftonline.com/$T1/v2.0",
- "subject": "$UAMI_PID", "description": "Federated Identity Credential for CMK",
- "audiences": ["api://AzureADTokenExchange"]}
-EOF
-    cli fic ad app federated-credential create --id "$APP_OID" --parameters "$work/credential.json"
-    # The customer: service principal of the app, vault, key, role.
-    cli login_cust login --service-principal -u "$C2" -p "$P2" --tenant "$T2" --data "$data"
-    cli cust_rg group create -n custrg -l eastus -o none
-    cli sp ad sp create --id "$APP_ID" -o none
-    cli sp_id ad sp show --id "$APP_ID" --query id -o tsv
-    cli kv keyvault create --name custkv --resource-group custrg --location eastus \
-        --enable-purge-protection true --enable-rbac-authorization true -o none
-    cli kv_id keyvault show --name custkv --query id -o tsv
-    cli kv_uri keyvault show --name custkv --query properties.vaultUri -o tsv
-    KV_URI=$(val kv_uri)
-    cli me ad sp show --id "$C2" --query id -o tsv
-    cli officer role assignment create --role "Key Vault Crypto Officer" --scope "$(val kv_id)" \
-        --assignee-object-id "$(val me)" -o none
-    cli key keyvault key create --name cmk --vault-name custkv -o none
-    cli grant role assignment create --role "Key Vault Crypto Service Encryption User" --scope "$(val kv_id)" \
-        --assignee-object-id "$(val sp_id)" -o none
-    # The ISV again: feature and provider, the two accounts and their keys.
-    cli account_isv account set --subscription "$S1"
-    cli feat feature register --namespace Microsoft.Storage --name FederatedClientIdentity -o none
-    i=0
-    until [ "$(timeout 60 "$ck" feature show --namespace Microsoft.Storage --name FederatedClientIdentity \
-        --query properties.state -o tsv 2>/dev/null)" = Registered ]; do
-        [ $i -lt 60 ] || die "feature FederatedClientIdentity not Registered after 30 s"
-        sleep 0.5; i=$((i + 1))
-    done
-    cli prov provider register --namespace Microsoft.Storage -o none
+    cmk_chain cmk
     A_CMK=benchcmk A_MMK=benchmmk
     cli acct_cmk storage account create -n "$A_CMK" -g isvrg --sku Standard_LRS --kind StorageV2 --location eastus \
         --identity-type UserAssigned --user-identity-id "$UAMI_ID" \
